@@ -1,0 +1,50 @@
+# Likeness: `make run` starts the app, `make test` runs every test. Both install
+# what they need first (Debian packages for cgo/Fyne, the ONNX Runtime library).
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/likeness
+ORT_LIB = $(shell bash packaging/install-ort.sh --print-path)
+# A user's own library (e.g. onnxruntime-gpu for CUDA) wins over the pinned one.
+export LIKENESS_ORT_LIB ?= $(ORT_LIB)
+export CGO_ENABLED := 1
+
+.PHONY: run build test deps ort vet fmt-check bench screenshot windows clean demo
+
+run: build ort
+	./$(BIN) $(ARGS)
+
+build: deps
+	@command -v $(GO) >/dev/null || { echo "Go 1.26 is needed: https://go.dev/dl/" >&2; exit 1; }
+	$(GO) build -o $(BIN) .
+
+deps:
+	@bash packaging/install-deps.sh build
+
+ort:
+	@bash packaging/install-ort.sh >/dev/null
+
+vet: deps
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change: $$out" >&2; exit 1; fi
+
+test: deps ort fmt-check vet
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+bench: build ort
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./engine/...
+	./$(BIN) bench
+
+screenshot:
+	@bash packaging/install-deps.sh screenshot
+	$(MAKE) build ort
+	bash packaging/screenshot.sh $(BIN) docs/screenshot.png
+
+windows:
+	@dpkg-query -W gcc-mingw-w64-x86-64 >/dev/null 2>&1 || { sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; $$sudo apt-get update -qq && $$sudo apt-get install -y -qq gcc-mingw-w64-x86-64; }
+	CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc $(GO) build -ldflags "-H windowsgui" -o bin/likeness.exe .
+
+clean:
+	rm -rf bin

@@ -1,0 +1,12 @@
+// Package assets holds the files Likeness ships inside its binary: the CLIP BPE
+// vocabulary (users have no copy of it; a generated pack is complete on its own)
+// and the application icon.
+package assets
+
+import "embed"
+
+// CLIP is the CLIP BPE vocabulary in Hugging Face format: clip/vocab.json and
+// clip/merges.txt (openai/CLIP, MIT licence; see clip/README.md).
+//
+//go:embed clip/vocab.json clip/merges.txt clip/README.md
+var CLIP embed.FS

@@ -1,0 +1,324 @@
+package ort
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	ortgo "github.com/yalue/onnxruntime_go"
+)
+
+// Provider names an execution provider preference.
+type Provider string
+
+// Execution providers. Auto tries CUDA, then DirectML, then CPU.
+const (
+	Auto     Provider = "auto"
+	CPU      Provider = "cpu"
+	CUDA     Provider = "cuda"
+	DirectML Provider = "directml"
+)
+
+// ParseProvider accepts the names users type.
+func ParseProvider(s string) (Provider, error) {
+	switch p := Provider(strings.ToLower(strings.TrimSpace(s))); p {
+	case "", Auto:
+		return Auto, nil
+	case CPU, CUDA, DirectML:
+		return p, nil
+	case "dml":
+		return DirectML, nil
+	}
+	return "", fmt.Errorf("unknown provider %q: want auto, cpu, cuda or directml", s)
+}
+
+// ErrProviderUnavailable means a forced provider could not be used.
+var ErrProviderUnavailable = errors.New("execution provider unavailable")
+
+// Options configure a session.
+type Options struct {
+	Provider Provider
+	DeviceID int // GPU index for CUDA and DirectML
+	Threads  int // CPU intra-op threads; 0 = ONNX Runtime's default
+}
+
+// Refusal records why a preferred provider was not used.
+type Refusal struct {
+	Provider Provider
+	Reason   string
+}
+
+// Session is one loaded model. Run may be called from several goroutines;
+// calls are serialised because the reusable input buffers are per session.
+type Session struct {
+	Path     string
+	Inputs   []TensorInfo
+	Outputs  []TensorInfo
+	Provider Provider  // the provider the session got
+	Refused  []Refusal // the preferred ones it did not get, and why
+
+	mu     sync.Mutex
+	sess   *ortgo.DynamicAdvancedSession
+	inBufs map[string]*buffer
+	runs   atomic.Int64
+	inRun  atomic.Int64 // nanoseconds spent inside ONNX Runtime
+	closed bool
+}
+
+var liveSessions, liveValues atomic.Int64
+
+// Live reports the native sessions and tensors currently held by this
+// package; both return to zero when everything is closed.
+func Live() (sessions, values int64) { return liveSessions.Load(), liveValues.Load() }
+
+// Open loads a model with the provider preference in opt. The library must
+// have been started with Init.
+func Open(path string, opt Options) (*Session, error) {
+	if err := Init(""); err != nil {
+		return nil, err
+	}
+	ins, outs, err := ReadSignature(path)
+	if err != nil {
+		return nil, err
+	}
+	order, refused, err := providerOrder(opt.Provider)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	inNames := make([]string, len(ins))
+	for i, t := range ins {
+		inNames[i] = t.Name
+	}
+	outNames := make([]string, len(outs))
+	for i, t := range outs {
+		outNames[i] = t.Name
+	}
+	for _, p := range order {
+		sess, err := newSession(path, p, opt, inNames, outNames)
+		if err != nil {
+			refused = append(refused, Refusal{p, err.Error()})
+			if opt.Provider != Auto {
+				return nil, fmt.Errorf("%s: %w: %s: %v", path, ErrProviderUnavailable, p, err)
+			}
+			continue
+		}
+		liveSessions.Add(1)
+		return &Session{Path: path, Inputs: ins, Outputs: outs, Provider: p, Refused: refused,
+			sess: sess, inBufs: map[string]*buffer{}}, nil
+	}
+	return nil, fmt.Errorf("%s: no execution provider could load the model: %v", path, refused)
+}
+
+func providerOrder(p Provider) ([]Provider, []Refusal, error) {
+	switch p {
+	case "", Auto:
+		var order []Provider
+		var refused []Refusal
+		order = append(order, CUDA)
+		if runtime.GOOS == "windows" {
+			order = append(order, DirectML)
+		} else {
+			refused = append(refused, Refusal{DirectML, "DirectML exists only on Windows"})
+		}
+		return append(order, CPU), refused, nil
+	case CPU, CUDA:
+		return []Provider{p}, nil, nil
+	case DirectML:
+		if runtime.GOOS != "windows" {
+			return nil, nil, fmt.Errorf("%w: DirectML exists only on Windows", ErrProviderUnavailable)
+		}
+		return []Provider{p}, nil, nil
+	}
+	return nil, nil, fmt.Errorf("unknown provider %q", p)
+}
+
+func newSession(path string, p Provider, opt Options, ins, outs []string) (sess *ortgo.DynamicAdvancedSession, err error) {
+	so, err := ortgo.NewSessionOptions()
+	if err != nil {
+		return nil, err
+	}
+	defer so.Destroy()
+	if opt.Threads > 0 {
+		if err := so.SetIntraOpNumThreads(opt.Threads); err != nil {
+			return nil, err
+		}
+	}
+	switch p {
+	case CUDA:
+		co, err := ortgo.NewCUDAProviderOptions()
+		if err != nil {
+			return nil, firstLine(err)
+		}
+		defer co.Destroy()
+		if err := co.Update(map[string]string{"device_id": fmt.Sprint(opt.DeviceID)}); err != nil {
+			return nil, firstLine(err)
+		}
+		if err := so.AppendExecutionProviderCUDA(co); err != nil {
+			return nil, firstLine(err)
+		}
+	case DirectML:
+		// DirectML needs sequential execution and no memory pattern.
+		if err := so.SetMemPattern(false); err != nil {
+			return nil, err
+		}
+		if err := so.SetExecutionMode(ortgo.ExecutionModeSequential); err != nil {
+			return nil, err
+		}
+		if err := so.AppendExecutionProviderDirectML(opt.DeviceID); err != nil {
+			return nil, firstLine(err)
+		}
+	}
+	sess, err = ortgo.NewDynamicAdvancedSession(path, ins, outs, so)
+	if err != nil {
+		return nil, firstLine(err)
+	}
+	return sess, nil
+}
+
+// firstLine keeps refusal reasons readable: ONNX Runtime's messages can run
+// to pages of search paths.
+func firstLine(err error) error {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i > 0 {
+		s = s[:i]
+	}
+	return errors.New(s)
+}
+
+// Stats counts the runs of a session and the time spent inside ONNX Runtime.
+type Stats struct {
+	Runs  int64
+	InRun time.Duration
+}
+
+// Stats returns the session's counters so far.
+func (s *Session) Stats() Stats {
+	return Stats{Runs: s.runs.Load(), InRun: time.Duration(s.inRun.Load())}
+}
+
+// Input returns the declared input by name.
+func (s *Session) Input(name string) (TensorInfo, bool) { return find(s.Inputs, name) }
+
+// Output returns the declared output by name.
+func (s *Session) Output(name string) (TensorInfo, bool) { return find(s.Outputs, name) }
+
+func find(ts []TensorInfo, name string) (TensorInfo, bool) {
+	for _, t := range ts {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return TensorInfo{}, false
+}
+
+// Run evaluates the model. Every declared input must be given; values are
+// converted to the declared element types. outShapes gives the shape of each
+// output the caller wants (required for float16 outputs, whose buffers must be
+// allocated here); outputs not named are computed but dropped only if the model
+// allows it, so name all of them. Cancelling ctx terminates the native run.
+func (s *Session) Run(ctx context.Context, in map[string]Value, outShapes map[string][]int64) (map[string]Value, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, fmt.Errorf("%s: session is closed", s.Path)
+	}
+	inputs := make([]ortgo.Value, len(s.Inputs))
+	for i, info := range s.Inputs {
+		v, ok := in[info.Name]
+		if !ok {
+			return nil, fmt.Errorf("%s: input %q not given", s.Path, info.Name)
+		}
+		b, err := s.inputBuffer(info, v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: input %q: %w", s.Path, info.Name, err)
+		}
+		inputs[i] = b.value
+	}
+	outputs := make([]ortgo.Value, len(s.Outputs))
+	var owned []ortgo.Value
+	defer func() {
+		for _, v := range owned {
+			if v != nil {
+				v.Destroy()
+				liveValues.Add(-1)
+			}
+		}
+	}()
+	for i, info := range s.Outputs {
+		shape, ok := outShapes[info.Name]
+		if !ok {
+			if info.Type == Float16 {
+				return nil, fmt.Errorf("%s: output %q is float16 and needs its shape", s.Path, info.Name)
+			}
+			continue // ONNX Runtime allocates it
+		}
+		v, err := newValue(info.Type, shape)
+		if err != nil {
+			return nil, fmt.Errorf("%s: output %q: %w", s.Path, info.Name, err)
+		}
+		liveValues.Add(1)
+		outputs[i] = v
+		owned = append(owned, v)
+	}
+
+	ro, err := ortgo.NewRunOptions()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Path, err)
+	}
+	defer ro.Destroy()
+	stop := context.AfterFunc(ctx, func() { ro.Terminate() })
+	start := time.Now()
+	runErr := s.sess.RunWithOptions(inputs, outputs, ro)
+	s.inRun.Add(int64(time.Since(start)))
+	s.runs.Add(1)
+	stop()
+	// Values ONNX Runtime allocated are ours to free from here on.
+	for i := range s.Outputs {
+		if _, given := outShapes[s.Outputs[i].Name]; !given && outputs[i] != nil {
+			liveValues.Add(1)
+			owned = append(owned, outputs[i])
+		}
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if runErr != nil {
+		return nil, fmt.Errorf("%s: run: %w", s.Path, runErr)
+	}
+	res := make(map[string]Value, len(outputs))
+	for i, info := range s.Outputs {
+		v, err := readValue(outputs[i])
+		if err != nil {
+			return nil, fmt.Errorf("%s: output %q: %w", s.Path, info.Name, err)
+		}
+		res[info.Name] = v
+	}
+	return res, nil
+}
+
+// Close frees the native session and its buffers. It is safe to call twice.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var errs []error
+	for _, b := range s.inBufs {
+		errs = append(errs, b.value.Destroy())
+		liveValues.Add(-1)
+	}
+	s.inBufs = nil
+	errs = append(errs, s.sess.Destroy())
+	liveSessions.Add(-1)
+	return errors.Join(errs...)
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Installs the ONNX Runtime shared library Likeness loads, once, into the user's
+# XDG cache. The library comes from the npm package onnxruntime-node (which ships
+# the plain C library next to its Node binding); both the package tarball and the
+# extracted library are checked against pinned SHA-256 digests. The library is
+# copied under a temporary name and renamed into place only when complete, so an
+# interrupted install leaves nothing half-done.
+#
+# Prints the library path on stdout. Usage: install-ort.sh [--print-path]
+set -euo pipefail
+
+ORT_VERSION=1.30.0
+TGZ_SHA256=6e3390d6b783e7be946fad629292799da28d0b42f84856e50d2c1b0383291e75
+LIB_SHA256=ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23
+LIB_IN_TGZ=package/bin/napi-v6/linux/x64/libonnxruntime.so.1
+
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/likeness/onnxruntime-$ORT_VERSION
+lib=$cache/libonnxruntime.so.1
+
+if [ "${1:-}" = "--print-path" ]; then
+  echo "$lib"
+  exit 0
+fi
+
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+if [ -f "$lib" ] && [ "$(sha "$lib")" = "$LIB_SHA256" ]; then
+  echo "$lib"
+  exit 0
+fi
+
+case "$(uname -s)/$(uname -m)" in
+  Linux/x86_64) ;;
+  *) echo "install-ort: no pinned ONNX Runtime for $(uname -s)/$(uname -m); set LIKENESS_ORT_LIB to your own libonnxruntime" >&2; exit 1 ;;
+esac
+
+if ! command -v npm >/dev/null 2>&1; then
+  echo "install-ort: npm is needed to fetch onnxruntime-node@$ORT_VERSION; installing Debian's npm" >&2
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq >&2 && apt-get install -y -qq npm >&2
+  else sudo apt-get update -qq >&2 && sudo apt-get install -y -qq npm >&2; fi
+fi
+
+mkdir -p "$cache"
+work=$(mktemp -d "$cache/.partial-XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+echo "install-ort: fetching onnxruntime-node@$ORT_VERSION (about 110 MB, once)" >&2
+(cd "$work" && npm pack --silent "onnxruntime-node@$ORT_VERSION" >/dev/null)
+tgz=$work/onnxruntime-node-$ORT_VERSION.tgz
+got=$(sha "$tgz")
+if [ "$got" != "$TGZ_SHA256" ]; then
+  echo "install-ort: $tgz: checksum mismatch (got $got, want $TGZ_SHA256); nothing installed" >&2
+  exit 1
+fi
+tar -xzf "$tgz" -C "$work" "$LIB_IN_TGZ"
+got=$(sha "$work/$LIB_IN_TGZ")
+if [ "$got" != "$LIB_SHA256" ]; then
+  echo "install-ort: $LIB_IN_TGZ: checksum mismatch (got $got, want $LIB_SHA256); nothing installed" >&2
+  exit 1
+fi
+chmod 0755 "$work/$LIB_IN_TGZ"
+mv -f "$work/$LIB_IN_TGZ" "$lib.tmp.$$"
+mv -f "$lib.tmp.$$" "$lib"
+echo "install-ort: installed $lib" >&2
+echo "$lib"
