@@ -1,18 +1,149 @@
-// Package cli is the headless command line over package app.
+// Package cli is Likeness's headless command line, over package app.
 package cli
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"likeness/ui"
 )
 
+// Exit codes.
+const (
+	ExitOK        = 0
+	ExitFailed    = 1
+	ExitUsage     = 2
+	ExitCancelled = 130
+)
+
+// Version is set at build time.
+var Version = "0.1.0"
+
+type command struct {
+	name, usage string
+	run         func(ctx context.Context, env *env, args []string) error
+}
+
+// env is what commands write to; tests swap the streams.
+type env struct {
+	stdout, stderr io.Writer
+	tty            bool // stderr is a terminal: draw a progress bar
+}
+
+func commands() []command {
+	return []command{
+		{"edit", "edit a photo (mask-guided by default; --no-mask for the baseline)", runEdit},
+		{"mask", "compute the editing mask and write it as a PNG", runMask},
+		{"compare", "input | mask | baseline | mask-guided [| SDEdit], with metrics; a folder runs a batch", runCompare},
+		{"stickers", "all four directions of a pack as a 2x2 sheet and four stickers", runStickers},
+		{"models", "list, install, check, remove or synthesise model packs", runModels},
+		{"bench", "time the phases of an edit on the analytic pack", runBench},
+		{"version", "print the version", func(_ context.Context, e *env, _ []string) error {
+			fmt.Fprintln(e.stdout, "likeness", Version)
+			return nil
+		}},
+	}
+}
+
 // Main runs the command line and returns the process exit code.
 func Main(args []string) int {
-	if len(args) == 0 {
-		return ui.Run(nil)
+	if len(args) == 0 || len(args) == 1 && !isCommand(args[0]) && fileExists(args[0]) {
+		return ui.Run(args) // no subcommand: the desktop app (optionally with a photo)
 	}
-	fmt.Fprintf(os.Stderr, "likeness: unknown command %q\n", args[0])
-	return 2
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return run(ctx, &env{stdout: os.Stdout, stderr: os.Stderr, tty: isTerminal(os.Stderr)}, args)
+}
+
+func isCommand(s string) bool {
+	for _, c := range commands() {
+		if c.name == s {
+			return true
+		}
+	}
+	return s == "help" || s == "-h" || s == "--help"
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// errUsage marks a usage error (exit 2).
+var errUsage = errors.New("usage")
+
+func usageErr(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, a...))
+}
+
+func run(ctx context.Context, e *env, args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		printHelp(e.stdout)
+		return ExitOK
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, e, args[1:])
+		switch {
+		case err == nil:
+			return ExitOK
+		case errors.Is(err, flag.ErrHelp):
+			return ExitOK
+		case errors.Is(err, errUsage):
+			fmt.Fprintf(e.stderr, "likeness %s: %v\n", c.name, err)
+			return ExitUsage
+		case errors.Is(err, context.Canceled) || ctx.Err() != nil:
+			fmt.Fprintf(e.stderr, "likeness %s: cancelled; nothing was written\n", c.name)
+			return ExitCancelled
+		}
+		fmt.Fprintf(e.stderr, "likeness %s: %v\n", c.name, err)
+		return ExitFailed
+	}
+	fmt.Fprintf(e.stderr, "likeness: unknown command %q (see `likeness help`)\n", args[0])
+	return ExitUsage
+}
+
+func printHelp(w io.Writer) {
+	fmt.Fprintln(w, "Likeness: portrait editing that changes what you ask for and keeps everything else.")
+	fmt.Fprintln(w, "\nUsage:\n  likeness [PHOTO]              open the desktop app\n  likeness COMMAND [flags]")
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.usage)
+	}
+	fmt.Fprintln(w, "\nRun `likeness COMMAND -h` for a command's flags.")
+}
+
+// newFlags makes a flag set whose errors become usage errors.
+func newFlags(e *env, name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("likeness "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageErr("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

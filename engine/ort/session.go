@@ -45,6 +45,9 @@ type Options struct {
 	Provider Provider
 	DeviceID int // GPU index for CUDA and DirectML
 	Threads  int // CPU intra-op threads; 0 = ONNX Runtime's default
+	// Outputs restricts the computed outputs (e.g. a text encoder's
+	// last_hidden_state without its pooler_output); nil = all.
+	Outputs []string
 }
 
 // Refusal records why a preferred provider was not used.
@@ -93,6 +96,17 @@ func Open(path string, opt Options) (*Session, error) {
 	inNames := make([]string, len(ins))
 	for i, t := range ins {
 		inNames[i] = t.Name
+	}
+	if opt.Outputs != nil {
+		var keep []TensorInfo
+		for _, name := range opt.Outputs {
+			t, ok := find(outs, name)
+			if !ok {
+				return nil, fmt.Errorf("%s: no output %q", path, name)
+			}
+			keep = append(keep, t)
+		}
+		outs = keep
 	}
 	outNames := make([]string, len(outs))
 	for i, t := range outs {

@@ -1,0 +1,222 @@
+package app
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"image"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"likeness/engine"
+	"likeness/engine/compose"
+	"likeness/engine/export"
+	"likeness/engine/ort"
+)
+
+// Version is recorded in every export.
+var Version = "0.1.0"
+
+// Output picks which image of a result to export.
+type Output int
+
+const (
+	// OutputFull is the whole photo at its own resolution with the edit
+	// blended into the crop (the default).
+	OutputFull Output = iota
+	// OutputModelRes is the crop at model resolution.
+	OutputModelRes
+)
+
+// ExportOptions choose the image and how to write it.
+type ExportOptions struct {
+	Output    Output
+	Preserve  bool // composite the original outside the mask (on by default in the app)
+	Overwrite bool
+	Quality   int // JPEG
+}
+
+// Image returns the image an export writes.
+func Image(doc *Doc, r *engine.Result, o ExportOptions) *image.NRGBA {
+	switch {
+	case o.Output == OutputModelRes && o.Preserve:
+		return r.Preserved
+	case o.Output == OutputModelRes:
+		return r.Paper
+	case o.Preserve:
+		return r.Full
+	}
+	// The plain paper output inside the crop, softened only at its border.
+	c := doc.Crop()
+	return compose.IntoFull(doc.Photo.Image, c, r.Paper, compose.BorderFeather(c.Dx(), c.Dy(), max(1, engine.FeatherPixels*c.Dx()/r.Paper.Bounds().Dx())))
+}
+
+// Export writes a result with its settings embedded, atomically, never over
+// the input photo.
+func Export(path string, e *engine.Engine, doc *Doc, r *engine.Result, o ExportOptions) error {
+	md, err := Metadata(e, doc, r, o)
+	if err != nil {
+		return err
+	}
+	return export.Write(path, Image(doc, r, o), md, export.WriteOptions{Overwrite: o.Overwrite, Protect: []string{doc.Path}, Quality: o.Quality})
+}
+
+// Record is the "likeness" JSON embedded in exports and printed by --json.
+type Record struct {
+	Likeness  string            `json:"likeness_version"`
+	Time      time.Time         `json:"time"`
+	Mode      string            `json:"mode"`
+	Input     string            `json:"input"`
+	Crop      [4]int            `json:"crop"` // x, y, w, h in photo pixels
+	Output    string            `json:"output"`
+	Preserve  bool              `json:"preserve"`
+	Settings  engine.Settings   `json:"settings"`
+	Source    string            `json:"source_prompt"`
+	Target    string            `json:"target_prompt"`
+	Strength  float64           `json:"strength,omitempty"`
+	MaskArea  float64           `json:"mask_area"` // fraction of latent cells edited
+	Painted   bool              `json:"mask_painted"`
+	Pack      PackRecord        `json:"pack"`
+	Providers map[string]string `json:"providers"`
+	Stats     StatsRecord       `json:"stats"`
+}
+
+// PackRecord identifies the pack that made an edit.
+type PackRecord struct {
+	Name  string            `json:"name"`
+	Kind  string            `json:"kind"`
+	Files map[string]string `json:"sha256"` // model file -> digest
+}
+
+// StatsRecord is engine.Stats in JSON-friendly units.
+type StatsRecord struct {
+	UNetEvals   map[string]int     `json:"unet_evals"`
+	PhaseMS     map[string]float64 `json:"phase_ms"`
+	WallMS      float64            `json:"wall_ms"`
+	InORTMS     float64            `json:"in_onnxruntime_ms"`
+	OutsideMS   float64            `json:"outside_onnxruntime_ms"`
+	OutsideFrac float64            `json:"outside_fraction"`
+}
+
+// NewStatsRecord converts counters.
+func NewStatsRecord(s engine.Stats) StatsRecord {
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	r := StatsRecord{UNetEvals: s.UNetEvals, PhaseMS: map[string]float64{}, WallMS: ms(s.Wall), InORTMS: ms(s.InORT), OutsideMS: ms(s.Outside())}
+	for k, v := range s.Phases {
+		r.PhaseMS[k] = ms(v)
+	}
+	if s.Wall > 0 {
+		r.OutsideFrac = float64(s.Outside()) / float64(s.Wall)
+	}
+	return r
+}
+
+// NewRecord describes a result.
+func NewRecord(e *engine.Engine, doc *Doc, r *engine.Result, o ExportOptions) Record {
+	pa, pb, _ := e.Prompts(r.Settings)
+	c := doc.Crop()
+	rec := Record{Likeness: Version, Time: time.Now().UTC(), Mode: r.Mode, Input: doc.Path, Crop: [4]int{c.Min.X, c.Min.Y, c.Dx(), c.Dy()},
+		Output: map[Output]string{OutputFull: "full", OutputModelRes: "model-res"}[o.Output], Preserve: o.Preserve,
+		Settings: r.Settings, Source: pa, Target: pb, Strength: r.Strength, Painted: doc.Painted(),
+		Pack: PackRecord{Name: e.Pack.Name, Kind: string(e.Sig.Kind), Files: PackDigests(e)}, Providers: Providers(e), Stats: NewStatsRecord(r.Stats)}
+	if r.Mask != nil {
+		n := 0
+		for _, b := range r.Mask {
+			if b {
+				n++
+			}
+		}
+		rec.MaskArea = float64(n) / float64(len(r.Mask))
+	}
+	return rec
+}
+
+// Providers maps each model to the execution provider it runs on.
+func Providers(e *engine.Engine) map[string]string {
+	out := map[string]string{}
+	for _, m := range e.Models() {
+		out[m.Role] = string(m.Provider)
+	}
+	return out
+}
+
+// Metadata builds what exports embed: A1111 "parameters" and the full record.
+func Metadata(e *engine.Engine, doc *Doc, r *engine.Result, o ExportOptions) (*export.Metadata, error) {
+	rec := NewRecord(e, doc, r, o)
+	js, err := json.Marshal(rec)
+	if err != nil {
+		return nil, fmt.Errorf("encode settings: %w", err)
+	}
+	s := r.Settings
+	b := r.Paper.Bounds()
+	hash := rec.Pack.Files["unet/model.onnx"]
+	if len(hash) > 10 {
+		hash = hash[:10]
+	}
+	fields := [][2]string{
+		{"Steps", fmt.Sprint(s.Steps)}, {"Sampler", s.Scheduler}, {"CFG scale", fmt.Sprint(s.S3)},
+		{"Image CFG scale", fmt.Sprint(s.S2)}, {"Seed", fmt.Sprint(s.Seed)}, {"Size", fmt.Sprintf("%dx%d", b.Dx(), b.Dy())},
+		{"Model", e.Pack.Name}, {"Model hash", hash},
+	}
+	if r.Mode == engine.ModeSDEdit {
+		fields = append(fields, [2]string{"Denoising strength", fmt.Sprint(r.Strength)})
+	}
+	fields = append(fields, [2]string{"Likeness mode", r.Mode}, [2]string{"Likeness s1", fmt.Sprint(s.S1)}, [2]string{"Likeness lambda", fmt.Sprint(s.Lambda)})
+	return &export.Metadata{Parameters: export.FormatParameters(rec.Target, "", fields), JSON: js}, nil
+}
+
+var digests sync.Map // path|size|mtime -> sha256
+
+// PackDigests returns each model file's SHA-256: from the manifest when it
+// lists them, else computed once per file version and remembered.
+func PackDigests(e *engine.Engine) map[string]string {
+	out := map[string]string{}
+	for _, m := range e.Sig.Models {
+		rel := m.Role + "/model.onnx"
+		if f, ok := e.Pack.Manifest.Files[rel]; ok && f.SHA256 != "" {
+			out[rel] = f.SHA256
+			continue
+		}
+		st, err := os.Stat(m.Path)
+		if err != nil {
+			continue
+		}
+		key := fmt.Sprintf("%s|%d|%d", m.Path, st.Size(), st.ModTime().UnixNano())
+		if v, ok := digests.Load(key); ok {
+			out[rel] = v.(string)
+			continue
+		}
+		f, err := os.Open(m.Path)
+		if err != nil {
+			continue
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			continue
+		}
+		d := hex.EncodeToString(h.Sum(nil))
+		digests.Store(key, d)
+		out[rel] = d
+	}
+	return out
+}
+
+// ProviderNotes explains where each model runs, with refusals.
+func ProviderNotes(e *engine.Engine) []string {
+	var out []string
+	for _, m := range e.Models() {
+		line := fmt.Sprintf("%s: %s", m.Role, m.Provider)
+		for _, r := range m.Refused {
+			line += fmt.Sprintf(" (%s refused: %s)", r.Provider, r.Reason)
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+var _ = ort.CPU

@@ -1,0 +1,142 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"path/filepath"
+	"strings"
+
+	"likeness/engine"
+	"likeness/engine/compose"
+	"likeness/engine/export"
+	"likeness/engine/photo"
+	"likeness/models"
+)
+
+// StickerSize is what sticker apps want.
+const (
+	StickerSize    = 512
+	StickerOutline = 8
+	StickerMaxWebP = 100 << 10
+)
+
+// StickerSet is one photo edited in every direction of a pack with one seed,
+// sharing the photo's encodings.
+type StickerSet struct {
+	Directions []models.Direction
+	Results    []*engine.Result
+	Settings   []engine.Settings
+	alpha      *image.Alpha // the crop's transparency at model resolution, nil when opaque
+}
+
+// Stickers runs mask + mask-guided edit for every direction of the pack.
+func Stickers(ctx context.Context, e *engine.Engine, doc *Doc, s engine.Settings, progress engine.ProgressFunc) (*StickerSet, error) {
+	dirs := e.Pack.Manifest.Directions
+	if len(dirs) == 0 {
+		return nil, fmt.Errorf("pack %s has no directions to make stickers from", e.Pack.Name)
+	}
+	set := &StickerSet{Directions: dirs, Results: make([]*engine.Result, len(dirs)), Settings: make([]engine.Settings, len(dirs))}
+	if doc.Photo.HasAlpha {
+		set.alpha = cropAlpha(doc.Photo.Image, doc.Crop(), e.Sig.Resolution)
+	}
+	for i := range dirs {
+		ds := s
+		ds.Direction, ds.Target = dirs[i].ID, ""
+		if err := set.run(ctx, e, doc, i, ds, progress); err != nil {
+			return nil, err
+		}
+	}
+	return set, nil
+}
+
+// Regenerate re-runs one direction with a new seed.
+func (set *StickerSet) Regenerate(ctx context.Context, e *engine.Engine, doc *Doc, i int, seed uint64, progress engine.ProgressFunc) error {
+	if i < 0 || i >= len(set.Directions) {
+		return fmt.Errorf("no sticker %d", i)
+	}
+	s := set.Settings[i]
+	s.Seed = seed
+	return set.run(ctx, e, doc, i, s, progress)
+}
+
+func (set *StickerSet) run(ctx context.Context, e *engine.Engine, doc *Doc, i int, s engine.Settings, progress engine.ProgressFunc) error {
+	label := set.Directions[i].ID
+	p := func(pr engine.Progress) {
+		if progress != nil {
+			pr.Label = label
+			progress(pr)
+		}
+	}
+	enc, err := doc.Encoded(ctx, e, p)
+	if err != nil {
+		return err
+	}
+	m, err := e.ComputeMask(ctx, enc, s, p)
+	if err != nil {
+		return err
+	}
+	r, err := e.Edit(ctx, enc, s, m.Threshold(s.Lambda), p)
+	if err != nil {
+		return err
+	}
+	set.Results[i], set.Settings[i] = r, s
+	return nil
+}
+
+// Sticker is sticker i at 512x512: transparent with a white outline when
+// the photo had transparency.
+func (set *StickerSet) Sticker(i int) *image.NRGBA {
+	return compose.Sticker(set.Results[i].Preserved, set.alpha, StickerSize, StickerOutline)
+}
+
+// Sheet is the 2x2 sheet with labels.
+func (set *StickerSet) Sheet() *image.NRGBA {
+	var imgs []*image.NRGBA
+	var labels []string
+	for i, d := range set.Directions {
+		imgs = append(imgs, set.Sticker(i))
+		labels = append(labels, d.Label)
+	}
+	return compose.Sheet(imgs, labels, 2, StickerSize, color.White)
+}
+
+// Export writes the sheet (PNG) and each sticker as format "png" or "webp"
+// into dir, named after the input; returns the paths written.
+func (set *StickerSet) Export(dir, format string, doc *Doc, overwrite bool) ([]string, error) {
+	format = strings.ToLower(format)
+	if format != "png" && format != "webp" {
+		return nil, fmt.Errorf("sticker format %q: want png or webp", format)
+	}
+	base := strings.TrimSuffix(filepath.Base(doc.Path), filepath.Ext(doc.Path))
+	opts := export.WriteOptions{Overwrite: overwrite, Protect: []string{doc.Path}, WebPMaxBytes: StickerMaxWebP}
+	var paths []string
+	sheet := filepath.Join(dir, base+".stickers.png")
+	if err := export.Write(sheet, set.Sheet(), nil, opts); err != nil {
+		return paths, err
+	}
+	paths = append(paths, sheet)
+	for i, d := range set.Directions {
+		p := filepath.Join(dir, fmt.Sprintf("%s.sticker-%s.%s", base, d.ID, format))
+		if err := export.Write(p, set.Sticker(i), nil, opts); err != nil {
+			return paths, err
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
+}
+
+// cropAlpha is the photo's alpha inside crop, scaled to res x res.
+func cropAlpha(img *image.NRGBA, crop image.Rectangle, res int) *image.Alpha {
+	sub := image.NewNRGBA(image.Rect(0, 0, crop.Dx(), crop.Dy()))
+	for y := 0; y < crop.Dy(); y++ {
+		copy(sub.Pix[y*sub.Stride:y*sub.Stride+4*crop.Dx()], img.Pix[img.PixOffset(crop.Min.X, crop.Min.Y+y):])
+	}
+	scaled := photo.Resize(sub, res, res)
+	a := image.NewAlpha(image.Rect(0, 0, res, res))
+	for i := 0; i < res*res; i++ {
+		a.Pix[i] = scaled.Pix[4*i+3]
+	}
+	return a
+}

@@ -1,0 +1,218 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"image"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"likeness/app"
+	"likeness/engine"
+	"likeness/engine/ort"
+)
+
+// editFlags are the flags shared by edit, mask, compare and stickers.
+type editFlags struct {
+	fs                     *flag.FlagSet
+	pack, input, out       string
+	direction, target      string
+	subject, scheduler     string
+	s1, s2, s3, lambda     float64
+	steps, maskSeeds       int
+	maskNoiseSteps, blur   int
+	seed                   uint64
+	crop, provider, ortLib string
+	threads                int
+	json, overwrite        bool
+}
+
+func addEditFlags(fs *flag.FlagSet) *editFlags {
+	f := &editFlags{fs: fs}
+	fs.StringVar(&f.pack, "pack", "", "model pack: a folder or an installed pack's name (default: the only installed pack)")
+	fs.StringVar(&f.input, "input", "", "input photo")
+	fs.StringVar(&f.out, "out", "", "output file or folder")
+	fs.StringVar(&f.direction, "direction", "", "a direction id of the pack (default: its first)")
+	fs.StringVar(&f.target, "target", "", "free-text target instead of a direction")
+	fs.StringVar(&f.subject, "subject", "", "subject word in the prompts (default: the pack's first)")
+	fs.StringVar(&f.scheduler, "scheduler", "", "unipc, ddim, euler_ancestral, dpmpp_2m or dpmpp_2m_karras (default: the pack's)")
+	fs.Float64Var(&f.s1, "s1", 0, "image-token guidance scale (default: the pack's)")
+	fs.Float64Var(&f.s2, "s2", 0, "input-latent guidance scale (default: the pack's)")
+	fs.Float64Var(&f.s3, "s3", 0, "text guidance scale (default: the pack's)")
+	fs.Float64Var(&f.lambda, "lambda", 0, "mask threshold λ in [0,1] (default: the pack's)")
+	fs.IntVar(&f.steps, "steps", 0, "denoising steps (default: the pack's)")
+	fs.IntVar(&f.maskSeeds, "mask-seeds", 0, "noise seeds averaged for the mask (default: the pack's)")
+	fs.IntVar(&f.maskNoiseSteps, "mask-noise-steps", 0, "steps of noise for the mask (default: the pack's)")
+	fs.IntVar(&f.blur, "blur-kernel", 0, "mask blur kernel, odd (default: the pack's)")
+	fs.Uint64Var(&f.seed, "seed", 1, "random seed")
+	fs.StringVar(&f.crop, "crop", "", "the model's square x,y,w,h in photo pixels (default: centred)")
+	fs.StringVar(&f.provider, "provider", "auto", "execution provider: auto, cpu, cuda or directml")
+	fs.StringVar(&f.ortLib, "ort-lib", "", "ONNX Runtime library to load (default: $LIKENESS_ORT_LIB or the installed one)")
+	fs.IntVar(&f.threads, "threads", 0, "CPU threads per model (0 = ONNX Runtime's choice)")
+	fs.BoolVar(&f.json, "json", false, "print one JSON object with outputs, settings, counters and timings")
+	fs.BoolVar(&f.overwrite, "overwrite", false, "replace an existing output file")
+	return f
+}
+
+func (f *editFlags) set(name string) bool {
+	found := false
+	f.fs.Visit(func(fl *flag.Flag) { found = found || fl.Name == name })
+	return found
+}
+
+// settings starts from the pack's defaults and applies the flags given.
+func (f *editFlags) settings(e *engine.Engine) (engine.Settings, error) {
+	s := e.DefaultSettings()
+	if f.subject != "" {
+		s.Subject = f.subject
+	}
+	if f.direction != "" {
+		s.Direction = f.direction
+	}
+	s.Target = f.target
+	for name, dst := range map[string]*float64{"s1": &s.S1, "s2": &s.S2, "s3": &s.S3, "lambda": &s.Lambda} {
+		if f.set(name) {
+			*dst = map[string]float64{"s1": f.s1, "s2": f.s2, "s3": f.s3, "lambda": f.lambda}[name]
+		}
+	}
+	if f.set("steps") {
+		s.Steps = f.steps
+	}
+	if f.set("mask-seeds") {
+		s.MaskSeeds = f.maskSeeds
+	}
+	if f.set("mask-noise-steps") {
+		s.MaskNoiseSteps = f.maskNoiseSteps
+	} else if s.MaskNoiseSteps > s.Steps {
+		s.MaskNoiseSteps = s.Steps / 2
+	}
+	if f.set("blur-kernel") {
+		s.BlurKernel = f.blur
+	}
+	if f.scheduler != "" {
+		s.Scheduler = f.scheduler
+	}
+	s.Seed = f.seed
+	if err := e.Validate(s); err != nil {
+		return s, usageErr("%v", err)
+	}
+	return s, nil
+}
+
+func (f *editFlags) options() (app.Options, error) {
+	p, err := ort.ParseProvider(f.provider)
+	if err != nil {
+		return app.Options{}, usageErr("--provider: %v", err)
+	}
+	return app.Options{Provider: p, ORTLib: f.ortLib, Threads: f.threads}, nil
+}
+
+// open starts the app, loads the pack and opens the photo with its crop.
+func (f *editFlags) open(ctx context.Context, pr *progressBar) (*app.App, *engine.Engine, *app.Doc, error) {
+	if f.input == "" {
+		return nil, nil, nil, usageErr("--input is required")
+	}
+	opts, err := f.options()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	a, err := app.New(opts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	eng, err := loadPack(ctx, a, f.pack, pr)
+	if err != nil {
+		a.Close()
+		return nil, nil, nil, err
+	}
+	doc, err := app.OpenPhoto(f.input)
+	if err != nil {
+		a.Close()
+		return nil, nil, nil, err
+	}
+	if f.crop != "" {
+		r, err := parseCrop(f.crop)
+		if err != nil {
+			a.Close()
+			return nil, nil, nil, err
+		}
+		if err := doc.SetCrop(r); err != nil {
+			a.Close()
+			return nil, nil, nil, fmt.Errorf("%s: --crop %s: %w", f.input, f.crop, err)
+		}
+	}
+	return a, eng, doc, nil
+}
+
+func loadPack(ctx context.Context, a *app.App, name string, pr *progressBar) (*engine.Engine, error) {
+	if name == "" {
+		packs, _ := a.Store.List()
+		switch len(packs) {
+		case 0:
+			return nil, usageErr("--pack is required: no pack is installed (try `likeness models synth --out DIR` for the demo pack)")
+		case 1:
+			name = packs[0].Dir
+		default:
+			return nil, usageErr("--pack is required: %d packs are installed (see `likeness models list`)", len(packs))
+		}
+	}
+	return a.LoadPack(ctx, name, pr.report)
+}
+
+func parseCrop(s string) (image.Rectangle, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) != 4 {
+		return image.Rectangle{}, usageErr("--crop %q: want x,y,w,h", s)
+	}
+	var v [4]int
+	for i, p := range parts {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil {
+			return image.Rectangle{}, usageErr("--crop %q: %q is not a whole number", s, p)
+		}
+		v[i] = n
+	}
+	if v[2] <= 0 || v[3] <= 0 {
+		return image.Rectangle{}, usageErr("--crop %q: width and height must be positive", s)
+	}
+	return image.Rect(v[0], v[1], v[0]+v[2], v[1]+v[3]), nil
+}
+
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+// progressBar draws one line on stderr when it is a terminal.
+type progressBar struct {
+	e    *env
+	last time.Time
+}
+
+func (p *progressBar) report(pr engine.Progress) {
+	if p == nil || !p.e.tty {
+		return
+	}
+	if time.Since(p.last) < 80*time.Millisecond && pr.Step != pr.Steps {
+		return
+	}
+	p.last = time.Now()
+	const width = 30
+	filled := 0
+	if pr.Steps > 0 {
+		filled = width * pr.Step / pr.Steps
+	}
+	label := pr.Phase
+	if pr.Label != "" {
+		label += " " + pr.Label
+	}
+	fmt.Fprintf(p.e.stderr, "\r%-24s [%s%s] %d/%d ", label, strings.Repeat("#", filled), strings.Repeat(".", width-filled), pr.Step, pr.Steps)
+}
+
+func (p *progressBar) done() {
+	if p != nil && p.e.tty {
+		fmt.Fprint(p.e.stderr, "\r\033[K")
+	}
+}

@@ -1,0 +1,5 @@
+package cli
+
+import "os"
+
+func statPath(p string) (os.FileInfo, error) { return os.Stat(p) }

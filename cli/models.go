@@ -1,0 +1,299 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"likeness/app"
+	"likeness/engine"
+	"likeness/engine/ort"
+	"likeness/models"
+	"likeness/models/synth"
+)
+
+func runModels(ctx context.Context, env *env, args []string) error {
+	if len(args) == 0 {
+		return usageErr("want a subcommand: list, install PATH, check DIR, remove NAME, synth --out DIR")
+	}
+	switch args[0] {
+	case "list":
+		return modelsList(ctx, env, args[1:])
+	case "install":
+		return modelsInstall(ctx, env, args[1:])
+	case "check":
+		return modelsCheck(ctx, env, args[1:])
+	case "remove":
+		return modelsRemove(ctx, env, args[1:])
+	case "synth":
+		return modelsSynth(ctx, env, args[1:])
+	}
+	return usageErr("unknown subcommand %q: want list, install, check, remove or synth", args[0])
+}
+
+type storeFlags struct {
+	ortLib string
+	dirs   string
+}
+
+func addStoreFlags(fs interface {
+	StringVar(*string, string, string, string)
+}) *storeFlags {
+	f := &storeFlags{}
+	fs.StringVar(&f.ortLib, "ort-lib", "", "ONNX Runtime library to load")
+	fs.StringVar(&f.dirs, "packs", "", "extra pack folders, separated by "+string(os.PathListSeparator))
+	return f
+}
+
+func (f *storeFlags) store() *models.Store {
+	var extra []string
+	if f.dirs != "" {
+		extra = strings.Split(f.dirs, string(os.PathListSeparator))
+	}
+	st := models.DefaultStore(extra...)
+	st.Probe = models.UNetChannels
+	return st
+}
+
+func modelsList(_ context.Context, env *env, args []string) error {
+	fs := newFlags(env, "models list")
+	sf := addStoreFlags(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := ort.Init(sf.ortLib); err != nil {
+		return err
+	}
+	st := sf.store()
+	packs, errs := st.List()
+	if *asJSON {
+		type row struct {
+			Name, Kind, Dir string
+			Resolution      int
+			Directions      []string
+		}
+		var rows []row
+		for _, p := range packs {
+			var ids []string
+			for _, d := range p.Manifest.Directions {
+				ids = append(ids, d.ID)
+			}
+			rows = append(rows, row{p.Name, string(p.Manifest.Kind), p.Dir, p.Manifest.Resolution, ids})
+		}
+		var bad []string
+		for _, e := range errs {
+			bad = append(bad, e.Error())
+		}
+		return printJSON(env.stdout, map[string]any{"store": st.Root, "packs": rows, "broken": bad})
+	}
+	if len(packs) == 0 && len(errs) == 0 {
+		fmt.Fprintf(env.stdout, "no packs installed in %s\ninstall one with `likeness models install PATH`, or make the demo with `likeness models synth --out DIR`\n", st.Root)
+		return nil
+	}
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tKIND\tRES\tDIRECTIONS\tFOLDER")
+	for _, p := range packs {
+		var ids []string
+		for _, d := range p.Manifest.Directions {
+			ids = append(ids, d.ID)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", p.Name, p.Manifest.Kind, p.Manifest.Resolution, strings.Join(ids, ","), p.Dir)
+	}
+	tw.Flush()
+	for _, e := range errs {
+		fmt.Fprintf(env.stderr, "broken pack: %v\n", e)
+	}
+	return nil
+}
+
+func modelsInstall(ctx context.Context, env *env, args []string) error {
+	fs := newFlags(env, "models install")
+	sf := addStoreFlags(fs)
+	name := fs.String("name", "", "folder name in the store (default: from the manifest)")
+	replace := fs.Bool("replace", false, "replace an installed pack of the same name")
+	if err := fs.Parse(args); err != nil {
+		return usageErr("%v", err)
+	}
+	if fs.NArg() != 1 {
+		return usageErr("want one PATH (a pack folder or .zip)")
+	}
+	if err := ort.Init(sf.ortLib); err != nil {
+		return err
+	}
+	st := sf.store()
+	tty := env.tty
+	p, err := st.Install(ctx, fs.Arg(0), models.InstallOptions{Name: *name, Replace: *replace, Progress: func(p models.Progress) error {
+		if tty && p.Total > 0 {
+			fmt.Fprintf(env.stderr, "\r%-8s %5.1f%% %-40.40s", p.Phase, 100*float64(p.Done)/float64(p.Total), p.File)
+		}
+		return nil
+	}})
+	if tty {
+		fmt.Fprint(env.stderr, "\r\033[K")
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := models.CheckSignatures(p); err != nil {
+		rmErr := st.Remove(p.Name)
+		return fmt.Errorf("installed files are not a usable pack, removed again: %w", joinErr(err, rmErr))
+	}
+	fmt.Fprintf(env.stdout, "installed %s (%s) in %s\n", p.Name, p.Manifest.Kind, p.Dir)
+	return nil
+}
+
+func joinErr(a, b error) error {
+	if b == nil {
+		return a
+	}
+	return fmt.Errorf("%w (and removing it failed: %v)", a, b)
+}
+
+func modelsRemove(_ context.Context, env *env, args []string) error {
+	fs := newFlags(env, "models remove")
+	sf := addStoreFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return usageErr("%v", err)
+	}
+	if fs.NArg() != 1 {
+		return usageErr("want one NAME")
+	}
+	if err := sf.store().Remove(fs.Arg(0)); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "removed %s\n", fs.Arg(0))
+	return nil
+}
+
+func modelsCheck(ctx context.Context, env *env, args []string) error {
+	fs := newFlags(env, "models check")
+	sf := addStoreFlags(fs)
+	provider := fs.String("provider", "auto", "execution provider to try: auto, cpu, cuda or directml")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return usageErr("%v", err)
+	}
+	if fs.NArg() != 1 {
+		return usageErr("want one DIR (or installed pack name)")
+	}
+	prov, err := ort.ParseProvider(*provider)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	a, err := app.New(app.Options{Provider: prov, ORTLib: sf.ortLib})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	a.Store = sf.store()
+	p, err := a.FindPack(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	eng, err := a.Engine(ctx, p, nil)
+	if err != nil {
+		return err
+	}
+	loadTime := time.Since(start)
+	if *asJSON {
+		return printJSON(env.stdout, checkReport(eng, loadTime))
+	}
+	w := env.stdout
+	m := p.Manifest
+	fmt.Fprintf(w, "pack %s: ok\n  folder:     %s\n  kind:       %s", p.Name, p.Dir, m.Kind)
+	if !p.HasManifest {
+		fmt.Fprint(w, " (inferred: no likeness.json)")
+	}
+	fmt.Fprintf(w, "\n  resolution: %d (latent %d)\n  text width: D=%d", m.Resolution, eng.Sig.Latent, eng.Sig.D)
+	if m.Kind == models.KindMCDM {
+		fmt.Fprintf(w, ", image tokens K=%d, image embedding Dc=%d", eng.Sig.K, eng.Sig.Dc)
+	}
+	batch := "fixed 1 (one call per guidance branch)"
+	if eng.Sig.BatchDynamic {
+		batch = "dynamic"
+	}
+	fmt.Fprintf(w, "\n  unet batch: %s; branches batched: %v\n  vae output: %s\n", batch, eng.Batched(), eng.Sig.EncoderOutput)
+	for _, mi := range eng.Models() {
+		ms, _ := eng.Sig.Model(mi.Role)
+		fmt.Fprintf(w, "  %-16s %8s  %s\n", mi.Role, humanBytes(mi.Bytes), mi.Provider)
+		for _, t := range ms.Inputs {
+			fmt.Fprintf(w, "      in  %s\n", t)
+		}
+		for _, t := range ms.Outputs {
+			fmt.Fprintf(w, "      out %s\n", t)
+		}
+		for _, r := range mi.Refused {
+			fmt.Fprintf(w, "      %s refused: %s\n", r.Provider, r.Reason)
+		}
+	}
+	fmt.Fprintf(w, "  sessions created in %v\n", loadTime.Round(time.Millisecond))
+	return nil
+}
+
+func checkReport(eng *engine.Engine, load time.Duration) map[string]any {
+	type model struct {
+		Role, Provider  string
+		Bytes           int64
+		Inputs, Outputs []string
+		Refused         []string
+	}
+	var ms []model
+	for _, mi := range eng.Models() {
+		sig, _ := eng.Sig.Model(mi.Role)
+		m := model{Role: mi.Role, Provider: string(mi.Provider), Bytes: mi.Bytes}
+		for _, t := range sig.Inputs {
+			m.Inputs = append(m.Inputs, t.String())
+		}
+		for _, t := range sig.Outputs {
+			m.Outputs = append(m.Outputs, t.String())
+		}
+		for _, r := range mi.Refused {
+			m.Refused = append(m.Refused, string(r.Provider)+": "+r.Reason)
+		}
+		ms = append(ms, m)
+	}
+	return map[string]any{"ok": true, "name": eng.Pack.Name, "dir": eng.Pack.Dir, "kind": eng.Sig.Kind, "manifest": eng.Pack.HasManifest,
+		"resolution": eng.Sig.Resolution, "D": eng.Sig.D, "K": eng.Sig.K, "Dc": eng.Sig.Dc, "batch_dynamic": eng.Sig.BatchDynamic,
+		"encoder_output": eng.Sig.EncoderOutput, "models": ms, "load_ms": load.Milliseconds()}
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func modelsSynth(_ context.Context, env *env, args []string) error {
+	fs := newFlags(env, "models synth")
+	out := fs.String("out", "", "folder to create (must not exist or be empty)")
+	kind := fs.String("kind", "mcdm", "mcdm, ip2p or sd")
+	res := fs.Int("resolution", 512, "model resolution (multiple of 8)")
+	name := fs.String("name", "", "pack name (default: a demo name)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usageErr("--out is required")
+	}
+	switch *kind {
+	case "mcdm", "ip2p", "sd":
+	default:
+		return usageErr("--kind %q: want mcdm, ip2p or sd", *kind)
+	}
+	if _, err := synth.Write(*out, synth.Options{Kind: *kind, Resolution: *res, Name: *name}); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "wrote the analytic %s pack (a demo that tints a region, not a trained editor) to %s\n", *kind, *out)
+	return nil
+}

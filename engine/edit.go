@@ -1,0 +1,307 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"math"
+	"time"
+
+	"likeness/engine/compose"
+	"likeness/engine/ort"
+	"likeness/engine/scheduler"
+	"likeness/models"
+)
+
+// Modes of an edit.
+const (
+	ModeMaskGuided = "mask-guided" // paper Eq. 3: edit inside the mask, reconstruct outside
+	ModeBaseline   = "baseline"    // the paper's "w/o mask": ε̃(p_b) everywhere
+	ModeSDEdit     = "sdedit"      // img2img from the photo with an sd pack
+)
+
+// FeatherPixels is how far, in photo pixels at model resolution, blends ramp.
+const FeatherPixels = 6
+
+// Result is one finished edit.
+type Result struct {
+	Mode     string
+	Settings Settings
+	Strength float64 // SDEdit only
+	Mask     []bool  // latent-resolution mask used (mask-guided)
+	Latent   []float32
+	// Paper is the plain model output: the decoded crop at model resolution.
+	Paper *image.NRGBA
+	// Preserved is Paper with the original crop composited outside the mask
+	// (feathered inside it), so unedited pixels are bit-identical to the input.
+	Preserved *image.NRGBA
+	// Full is the whole original photo with the edit blended into the crop:
+	// through the feathered mask, or the whole crop feathered at its border
+	// for modes without a mask. Everything the edit did not touch keeps the
+	// photo's own pixels and resolution.
+	Full  *image.NRGBA
+	Stats Stats
+}
+
+// Edit runs mask-guided sampling with mask (latent resolution, from
+// Mask.Threshold or painted by the user), or the baseline when mask is nil.
+// Both start from the same seed and initial noise, so they can be compared.
+func (e *Engine) Edit(ctx context.Context, enc *Encoded, s Settings, mask []bool, progress ProgressFunc) (*Result, error) {
+	if e.Sig.Kind == models.KindSD {
+		return nil, fmt.Errorf("pack %s is kind sd: it runs SDEdit baselines, not mask-guided edits", e.Pack.Name)
+	}
+	if err := e.Validate(s); err != nil {
+		return nil, err
+	}
+	hw := e.Sig.Latent * e.Sig.Latent
+	if mask != nil && len(mask) != hw {
+		return nil, fmt.Errorf("%w: mask has %d cells, want %d", ErrBadSettings, len(mask), hw)
+	}
+	start := time.Now()
+	ort0 := e.ortTime()
+	j := newJob(ctx, progress)
+	j.seed = s.Seed
+	pa, pb, _ := e.Prompts(s)
+	tnull, err := e.textEmbedding(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	ta, err := e.textEmbedding(ctx, pa)
+	if err != nil {
+		return nil, err
+	}
+	tb, err := e.textEmbedding(ctx, pb)
+	if err != nil {
+		return nil, err
+	}
+	mcdm := e.Sig.Kind == models.KindMCDM
+	// Branches in order: (∅,∅,∅), (c_im,∅,∅) [mcdm only], (c_im,c_s,∅), then p_a and/or p_b.
+	conds := []cond{{spatial: enc.CSNull, tokens: enc.TokensNull, text: tnull}}
+	if mcdm {
+		conds = append(conds, cond{spatial: enc.CSNull, tokens: enc.Tokens, text: tnull})
+	}
+	conds = append(conds, cond{spatial: enc.CS, tokens: enc.Tokens, text: tnull})
+	if mask != nil {
+		conds = append(conds, cond{spatial: enc.CS, tokens: enc.Tokens, text: ta})
+	}
+	conds = append(conds, cond{spatial: enc.CS, tokens: enc.Tokens, text: tb})
+	m := make([]float32, 4*hw)
+	for c := 0; c < 4 && mask != nil; c++ {
+		for i, b := range mask {
+			if b {
+				m[c*hw+i] = 1
+			}
+		}
+	}
+	s1, s2, s3 := float32(s.S1), float32(s.S2), float32(s.S3)
+	combine := func(eps [][]float32, out []float32) {
+		e0 := eps[0]
+		k := 1
+		e1 := e0
+		if mcdm {
+			e1 = eps[1]
+			k = 2
+		}
+		e2 := eps[k]
+		if mask == nil {
+			guide(out, e0, e1, e2, eps[k+1], s1, s2, s3)
+			return
+		}
+		ea, eb := eps[k+1], eps[k+2]
+		guide(out, e0, e1, e2, ea, s1, s2, s3)
+		for i := range out {
+			out[i] += s3 * m[i] * (eb[i] - ea[i])
+		}
+	}
+
+	sc, err := scheduler.New(s.Scheduler, e.sched)
+	if err != nil {
+		return nil, err
+	}
+	if err := sc.SetTimesteps(s.Steps); err != nil {
+		return nil, err
+	}
+	z := scaled(noise(s.Seed, 0, 4*hw), float32(sc.InitNoiseSigma()))
+	mode := ModeBaseline
+	if mask != nil {
+		mode = ModeMaskGuided
+	}
+	z, err = e.denoise(j, sc, z, 0, conds, combine, mode)
+	if err != nil {
+		return nil, err
+	}
+	res, err := e.finish(j, enc, z, mask, mode)
+	if err != nil {
+		return nil, err
+	}
+	res.Settings = s
+	res.Stats = newStats(j, start, e.ortTime()-ort0)
+	res.Stats.Phases = j.phases
+	return res, nil
+}
+
+// denoise runs the sampler from timesteps[from] and reports each step with a
+// throttled preview.
+func (e *Engine) denoise(j *job, sc scheduler.Scheduler, z []float32, from int, conds []cond,
+	combine func(eps [][]float32, out []float32), label string) ([]float32, error) {
+	j.begin(PhaseDenoise)
+	defer j.end()
+	ts := sc.Timesteps()[from:]
+	eps := make([]float32, len(z))
+	th := throttle{every: 250 * time.Millisecond}
+	acp := sc.AlphasCumprod()
+	lat := e.Sig.Latent
+	for i, t := range ts {
+		if err := j.ctx.Err(); err != nil {
+			return nil, err
+		}
+		zin := sc.ScaleModelInput(z, t)
+		out, err := e.evalUNet(j, zin, t, conds)
+		if err != nil {
+			return nil, err
+		}
+		combine(out, eps)
+		var stepNoise []float32
+		if sc.NeedsNoise() {
+			stepNoise = noise(j.seed, 2<<32+uint64(from+i), len(z))
+		}
+		next, err := sc.Step(eps, t, z, stepNoise)
+		if err != nil {
+			return nil, err
+		}
+		if j.progress != nil {
+			p := Progress{Phase: PhaseDenoise, Step: i + 1, Steps: len(ts), Label: label}
+			if th.due(i == len(ts)-1) {
+				// Predicted clean latent from the VP-form input.
+				a := acp[min(max(int(math.Round(t)), 0), len(acp)-1)]
+				sa, sb := float32(math.Sqrt(a)), float32(math.Sqrt(1-a))
+				x0 := make([]float32, len(z))
+				for k := range x0 {
+					x0[k] = (zin[k] - sb*eps[k]) / sa
+				}
+				p.Preview = latentPreview(x0, lat, lat)
+			}
+			j.progress(p)
+		}
+		z = next
+	}
+	return z, nil
+}
+
+// decode turns a scaled latent into RGB at model resolution.
+func (e *Engine) decode(ctx context.Context, z []float32) (*image.NRGBA, error) {
+	res, lat := int64(e.Sig.Resolution), int64(e.Sig.Latent)
+	out, err := e.vaeDec.Run(ctx, map[string]ort.Value{
+		"latent_sample": ort.Floats([]int64{1, 4, lat, lat}, scaled(z, float32(1/e.Pack.Manifest.VAEScalingFactor))),
+	}, map[string][]int64{"sample": {1, 3, res, res}})
+	if err != nil {
+		return nil, err
+	}
+	return tensorImage(out["sample"].F32, int(res)), nil
+}
+
+// finish decodes and builds the composites.
+func (e *Engine) finish(j *job, enc *Encoded, z []float32, mask []bool, mode string) (*Result, error) {
+	j.begin(PhaseDecode)
+	defer j.end()
+	if j.progress != nil {
+		j.progress(Progress{Phase: PhaseDecode, Step: 1, Steps: 1})
+	}
+	img, err := e.decode(j.ctx, z)
+	if err != nil {
+		return nil, err
+	}
+	res := e.Sig.Resolution
+	r := &Result{Mode: mode, Mask: mask, Latent: z, Paper: img}
+	var weights []float32
+	if mask != nil {
+		pix := compose.UpsampleMask(mask, e.Sig.Latent, e.Sig.Latent, res, res)
+		weights = compose.Feather(pix, res, res, FeatherPixels)
+		r.Preserved = compose.Blend(enc.Input, img, weights)
+	} else {
+		weights = compose.BorderFeather(res, res, FeatherPixels)
+		r.Preserved = img
+	}
+	// Weights at crop size for the full-resolution blend.
+	cw, ch := enc.Crop.Dx(), enc.Crop.Dy()
+	var full []float32
+	if mask != nil {
+		full = compose.Feather(compose.UpsampleMask(mask, e.Sig.Latent, e.Sig.Latent, cw, ch), cw, ch, max(1, FeatherPixels*cw/res))
+	} else {
+		full = compose.BorderFeather(cw, ch, max(1, FeatherPixels*cw/res))
+	}
+	r.Full = compose.IntoFull(enc.Photo, enc.Crop, img, full)
+	return r, nil
+}
+
+func tensorImage(chw []float32, res int) *image.NRGBA {
+	img := image.NewNRGBA(image.Rect(0, 0, res, res))
+	n := res * res
+	for i := 0; i < n; i++ {
+		img.Pix[4*i] = to8(chw[i])
+		img.Pix[4*i+1] = to8(chw[n+i])
+		img.Pix[4*i+2] = to8(chw[2*n+i])
+		img.Pix[4*i+3] = 255
+	}
+	return img
+}
+
+// SDEdit runs the training-free baseline with an sd pack: img2img from the
+// photo at the given strength with the target prompt and classic CFG (s3).
+func (e *Engine) SDEdit(ctx context.Context, enc *Encoded, s Settings, strength float64, progress ProgressFunc) (*Result, error) {
+	if e.Sig.Kind != models.KindSD {
+		return nil, fmt.Errorf("pack %s is kind %s; SDEdit needs an sd pack", e.Pack.Name, e.Sig.Kind)
+	}
+	if err := e.Validate(s); err != nil {
+		return nil, err
+	}
+	if strength <= 0 || strength > 1 {
+		return nil, fmt.Errorf("%w: strength %g is outside (0,1]", ErrBadSettings, strength)
+	}
+	start := time.Now()
+	ort0 := e.ortTime()
+	j := newJob(ctx, progress)
+	j.seed = s.Seed
+	_, pb, _ := e.Prompts(s)
+	tnull, err := e.textEmbedding(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	tb, err := e.textEmbedding(ctx, pb)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := scheduler.New(s.Scheduler, e.sched)
+	if err != nil {
+		return nil, err
+	}
+	if err := sc.SetTimesteps(s.Steps); err != nil {
+		return nil, err
+	}
+	// diffusers img2img: init_timestep = min(int(steps·strength), steps).
+	from := s.Steps - min(int(float64(s.Steps)*strength), s.Steps)
+	if from >= s.Steps {
+		return nil, fmt.Errorf("%w: strength %g with %d steps leaves no step to run", ErrBadSettings, strength, s.Steps)
+	}
+	sc.SetBeginIndex(from)
+	t0 := sc.Timesteps()[from]
+	z := sc.AddNoise(enc.Z0, noise(s.Seed, 0, len(enc.Z0)), t0)
+	s3 := float32(s.S3)
+	conds := []cond{{text: tnull}, {text: tb}}
+	z, err = e.denoise(j, sc, z, from, conds, func(eps [][]float32, out []float32) {
+		for i := range out {
+			out[i] = eps[0][i] + s3*(eps[1][i]-eps[0][i])
+		}
+	}, ModeSDEdit)
+	if err != nil {
+		return nil, err
+	}
+	res, err := e.finish(j, enc, z, nil, ModeSDEdit)
+	if err != nil {
+		return nil, err
+	}
+	res.Settings, res.Strength = s, strength
+	res.Stats = newStats(j, start, e.ortTime()-ort0)
+	res.Stats.Phases = j.phases
+	return res, nil
+}

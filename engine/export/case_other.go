@@ -1,0 +1,5 @@
+//go:build !windows && !darwin
+
+package export
+
+const caseInsensitiveFS = false

@@ -1,0 +1,236 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"likeness/engine/scheduler"
+)
+
+// Mask is the editing mask the model computes itself (DiffEdit on the trained
+// model). Soft is N after the blur; a new λ re-thresholds it with no model call.
+type Mask struct {
+	W, H   int
+	Soft   []float32 // [h*w] in [0,1]
+	Reason string    // why the mask is empty when the difference map is flat
+	Stats  Stats
+}
+
+// Threshold returns M = N > λ, row-major h×w.
+func (m *Mask) Threshold(lambda float64) []bool {
+	out := make([]bool, len(m.Soft))
+	if m.Reason != "" {
+		return out
+	}
+	for i, v := range m.Soft {
+		out[i] = float64(v) > lambda
+	}
+	return out
+}
+
+// Area is the fraction of latent cells in the mask at λ.
+func (m *Mask) Area(lambda float64) float64 {
+	n := 0
+	for _, b := range m.Threshold(lambda) {
+		if b {
+			n++
+		}
+	}
+	return float64(n) / float64(max(1, len(m.Soft)))
+}
+
+// ComputeMask runs the contract's mask algorithm. Because ε̃(p_a) and ε̃(p_b)
+// share every branch but the text one, and a fresh scheduler's first step is
+// affine in ε, z − z′ = step(s3·[ε(c_im,c_s,p_b) − ε(c_im,c_s,p_a)]) − step(0):
+// two UNet evaluations per seed instead of eight, with the scheduler's own
+// arithmetic (no hand-derived coefficient).
+func (e *Engine) ComputeMask(ctx context.Context, enc *Encoded, s Settings, progress ProgressFunc) (*Mask, error) {
+	if err := e.Validate(s); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	ort0 := e.ortTime()
+	j := newJob(ctx, progress)
+	j.phase = PhaseMask
+	pa, pb, _ := e.Prompts(s)
+	ta, err := e.textEmbedding(ctx, pa)
+	if err != nil {
+		return nil, err
+	}
+	tb, err := e.textEmbedding(ctx, pb)
+	if err != nil {
+		return nil, err
+	}
+	lat := e.Sig.Latent
+	hw := lat * lat
+	D := make([]float64, hw)
+	idx := s.Steps - s.MaskNoiseSteps
+	for seed := 0; seed < s.MaskSeeds; seed++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		d, err := e.maskSeed(j, enc, s, idx, seed, ta, tb)
+		if err != nil {
+			return nil, err
+		}
+		for i := range D {
+			D[i] += d[i] / float64(s.MaskSeeds)
+		}
+		if progress != nil {
+			progress(Progress{Phase: PhaseMask, Step: seed + 1, Steps: s.MaskSeeds})
+		}
+	}
+	m := &Mask{W: lat, H: lat, Soft: make([]float32, hw)}
+	lo, hi := D[0], D[0]
+	for _, v := range D {
+		lo, hi = math.Min(lo, v), math.Max(hi, v)
+	}
+	if !(hi > lo) {
+		m.Reason = "the source and target prompts give the same prediction everywhere"
+		if s.S3 == 0 {
+			m.Reason = "s3 is 0, so the text has no effect and there is nothing to mask"
+		}
+	} else {
+		n := make([]float64, hw)
+		for i, v := range D {
+			n[i] = (v - lo) / (hi - lo)
+		}
+		blurred := GaussianBlur(n, lat, lat, s.BlurKernel)
+		for i, v := range blurred {
+			m.Soft[i] = float32(v)
+		}
+	}
+	m.Stats = newStats(j, start, e.ortTime()-ort0)
+	return m, nil
+}
+
+// maskSeed returns d_seed / (mean over channels |z − z′|) for one seed.
+func (e *Engine) maskSeed(j *job, enc *Encoded, s Settings, idx, seed int, ta, tb []float32) ([]float64, error) {
+	fresh := func() (scheduler.Scheduler, float64, error) {
+		sc, err := scheduler.New(s.Scheduler, e.sched)
+		if err != nil {
+			return nil, 0, err
+		}
+		if err := sc.SetTimesteps(s.Steps); err != nil {
+			return nil, 0, err
+		}
+		sc.SetBeginIndex(idx)
+		return sc, sc.Timesteps()[idx], nil
+	}
+	sc, t, err := fresh()
+	if err != nil {
+		return nil, err
+	}
+	n := len(enc.Z0)
+	zt := sc.AddNoise(enc.Z0, noise(s.Seed, 1+uint64(seed), n), t)
+	zin := sc.ScaleModelInput(zt, t)
+	eps, err := e.evalUNet(j, zin, t, []cond{
+		{spatial: enc.CS, tokens: enc.Tokens, text: ta},
+		{spatial: enc.CS, tokens: enc.Tokens, text: tb},
+	})
+	if err != nil {
+		return nil, err
+	}
+	delta := make([]float32, n)
+	s3 := float32(s.S3)
+	for i := range delta {
+		delta[i] = s3 * (eps[1][i] - eps[0][i])
+	}
+	var stepNoise []float32
+	if sc.NeedsNoise() {
+		stepNoise = noise(s.Seed, 1<<32+uint64(seed), n) // cancels in z − z′
+	}
+	za, err := sc.Step(delta, t, zt, stepNoise)
+	if err != nil {
+		return nil, err
+	}
+	sc0, _, err := fresh()
+	if err != nil {
+		return nil, err
+	}
+	z0, err := sc0.Step(make([]float32, n), t, zt, stepNoise)
+	if err != nil {
+		return nil, err
+	}
+	hw := n / 4
+	d := make([]float64, hw)
+	for c := 0; c < 4; c++ {
+		for i := 0; i < hw; i++ {
+			d[i] += math.Abs(float64(za[c*hw+i])-float64(z0[c*hw+i])) / 4
+		}
+	}
+	return d, nil
+}
+
+// GaussianBlur blurs a w×h map with a k×k Gaussian, σ by OpenCV's rule for
+// k (0.3·((k−1)/2 − 1) + 0.8, so 1.1 for k = 5), edges replicated.
+func GaussianBlur(src []float64, w, h, k int) []float64 {
+	if k <= 1 {
+		return append([]float64(nil), src...)
+	}
+	sigma := 0.3*(float64(k-1)*0.5-1) + 0.8
+	r := k / 2
+	kern := make([]float64, k)
+	var sum float64
+	for i := range kern {
+		x := float64(i - r)
+		kern[i] = math.Exp(-x * x / (2 * sigma * sigma))
+		sum += kern[i]
+	}
+	for i := range kern {
+		kern[i] /= sum
+	}
+	clamp := func(v, n int) int { return min(max(v, 0), n-1) }
+	tmp := make([]float64, w*h)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			var acc float64
+			for i, kv := range kern {
+				acc += kv * src[y*w+clamp(x+i-r, w)]
+			}
+			tmp[y*w+x] = acc
+		}
+	}
+	out := make([]float64, w*h)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			var acc float64
+			for i, kv := range kern {
+				acc += kv * tmp[clamp(y+i-r, h)*w+x]
+			}
+			out[y*w+x] = acc
+		}
+	}
+	return out
+}
+
+// Stats are one job's counters.
+type Stats struct {
+	UNetEvals map[string]int           `json:"unet_evals"` // branch evaluations per phase
+	Phases    map[string]time.Duration `json:"phase_ns"`
+	Wall      time.Duration            `json:"wall_ns"`
+	InORT     time.Duration            `json:"in_ort_ns"` // inside ONNX Runtime
+}
+
+// Outside is the wall time spent outside ONNX Runtime.
+func (s Stats) Outside() time.Duration { return s.Wall - s.InORT }
+
+// TotalEvals sums UNet evaluations over phases.
+func (s Stats) TotalEvals() int {
+	n := 0
+	for _, v := range s.UNetEvals {
+		n += v
+	}
+	return n
+}
+
+func newStats(j *job, start time.Time, inORT time.Duration) Stats {
+	wall := time.Since(start)
+	return Stats{UNetEvals: j.evals, Phases: map[string]time.Duration{j.phase: wall}, Wall: wall, InORT: inORT}
+}
+
+func (s Stats) String() string {
+	return fmt.Sprintf("%d unet evals, %v wall, %v in onnx runtime", s.TotalEvals(), s.Wall.Round(time.Millisecond), s.InORT.Round(time.Millisecond))
+}

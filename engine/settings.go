@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"likeness/engine/scheduler"
+)
+
+// Settings are everything a user can change for one edit.
+type Settings struct {
+	Subject        string  `json:"subject"`
+	Direction      string  `json:"direction,omitempty"` // a pack direction id
+	Target         string  `json:"target,omitempty"`    // free text; wins over Direction
+	S1             float64 `json:"s1"`
+	S2             float64 `json:"s2"`
+	S3             float64 `json:"s3"`
+	Lambda         float64 `json:"lambda"`
+	Steps          int     `json:"steps"`
+	Scheduler      string  `json:"scheduler"`
+	MaskSeeds      int     `json:"mask_seeds"`
+	MaskNoiseSteps int     `json:"mask_noise_steps"`
+	BlurKernel     int     `json:"blur_kernel"`
+	Seed           uint64  `json:"seed"`
+}
+
+// ErrBadSettings is matched by every settings validation error.
+var ErrBadSettings = errors.New("bad settings")
+
+// DefaultSettings are the pack's defaults, its first subject and direction.
+func (e *Engine) DefaultSettings() Settings {
+	m := e.Pack.Manifest
+	d := m.Defaults
+	s := Settings{Subject: m.DefaultSubject(), S1: d.S1, S2: d.S2, S3: d.S3, Lambda: d.Lambda, Steps: d.Steps,
+		Scheduler: d.Scheduler, MaskSeeds: d.MaskSeeds, MaskNoiseSteps: d.MaskNoiseSteps, BlurKernel: d.BlurKernel, Seed: 1}
+	if len(m.Directions) > 0 {
+		s.Direction = m.Directions[0].ID
+	}
+	return s
+}
+
+// Validate checks ranges and that a target is known.
+func (e *Engine) Validate(s Settings) error {
+	bad := func(f string, a ...any) error { return fmt.Errorf("%w: %s", ErrBadSettings, fmt.Sprintf(f, a...)) }
+	switch {
+	case s.S1 < 0 || s.S2 < 0 || s.S3 < 0:
+		return bad("guidance scales must be >= 0 (s1 %g, s2 %g, s3 %g)", s.S1, s.S2, s.S3)
+	case s.Lambda < 0 || s.Lambda > 1:
+		return bad("lambda %g is outside [0,1]", s.Lambda)
+	case s.Steps < 1 || s.Steps > 1000:
+		return bad("steps %d is outside 1..1000", s.Steps)
+	case s.MaskSeeds < 1 || s.MaskSeeds > 1000:
+		return bad("mask seeds %d is outside 1..1000", s.MaskSeeds)
+	case s.MaskNoiseSteps < 1 || s.MaskNoiseSteps > s.Steps:
+		return bad("mask noise steps %d is outside 1..steps (%d)", s.MaskNoiseSteps, s.Steps)
+	case s.BlurKernel < 1 || s.BlurKernel%2 == 0:
+		return bad("blur kernel %d must be odd and >= 1", s.BlurKernel)
+	}
+	if _, err := scheduler.New(s.Scheduler, e.sched); err != nil {
+		return bad("scheduler: %v", err)
+	}
+	_, _, err := e.Prompts(s)
+	return err
+}
+
+// Prompts returns p_a (source) and p_b (target) for the settings.
+func (e *Engine) Prompts(s Settings) (source, target string, err error) {
+	m := e.Pack.Manifest
+	subject := s.Subject
+	if subject == "" {
+		subject = m.DefaultSubject()
+	}
+	t := strings.TrimSpace(s.Target)
+	if t == "" {
+		if s.Direction == "" {
+			return "", "", fmt.Errorf("%w: no direction or target text given", ErrBadSettings)
+		}
+		d, ok := m.Direction(s.Direction)
+		if !ok {
+			ids := make([]string, len(m.Directions))
+			for i, d := range m.Directions {
+				ids[i] = d.ID
+			}
+			return "", "", fmt.Errorf("%w: pack %s has no direction %q (it has %v)", ErrBadSettings, e.Pack.Name, s.Direction, ids)
+		}
+		t = d.Target
+	}
+	return m.SourcePrompt(subject), m.TargetPrompt(subject, t), nil
+}

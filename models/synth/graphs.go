@@ -1,0 +1,294 @@
+package synth
+
+import (
+	"encoding/binary"
+	"math"
+	"strconv"
+
+	pb "likeness/models/onnxpb"
+)
+
+// builder wraps onnxpb.Graph with the pack's conventions: the batch
+// dimension and float16 boundaries.
+type builder struct {
+	*pb.Graph
+	a     *Analytic
+	n     int // unique-name counter
+	casts []func()
+}
+
+func (a *Analytic) newBuilder(name string) *builder {
+	return &builder{Graph: pb.NewGraph(name), a: a}
+}
+
+func (b *builder) batch() pb.Dim {
+	if b.a.FixedBatch {
+		return pb.Dim{Value: 1}
+	}
+	return pb.Dim{Param: "batch"}
+}
+
+func (b *builder) dims(rest ...int64) []pb.Dim {
+	return append([]pb.Dim{b.batch()}, pb.Fixed(rest...)...)
+}
+
+func (b *builder) floatType() pb.DataType {
+	if b.a.Float16 {
+		return pb.Float16
+	}
+	return pb.Float
+}
+
+// floatIn declares a float input and returns the name of its float32 value.
+func (b *builder) floatIn(name string, dims []pb.Dim) string {
+	b.Input(name, b.floatType(), dims...)
+	if !b.a.Float16 {
+		return name
+	}
+	b.Node("Cast", []string{name}, []string{name + "_f32"}, pb.AttrInt("to", int64(pb.Float)))
+	return name + "_f32"
+}
+
+// floatOut declares a float output and returns the name the float32
+// computation must write; finish adds the Cast to float16.
+func (b *builder) floatOut(name string, dims []pb.Dim) string {
+	b.Output(name, b.floatType(), dims...)
+	if !b.a.Float16 {
+		return name
+	}
+	b.casts = append(b.casts, func() {
+		b.Node("Cast", []string{name + "_f32"}, []string{name}, pb.AttrInt("to", int64(pb.Float16)))
+	})
+	return name + "_f32"
+}
+
+func (b *builder) model() []byte {
+	for _, c := range b.casts {
+		c()
+	}
+	return b.Model(Opset)
+}
+
+// tmp returns a fresh intermediate name.
+func (b *builder) tmp(prefix string) string {
+	b.n++
+	return prefix + "_" + strconv.Itoa(b.n)
+}
+
+func (b *builder) ints(name string, v ...int64) string {
+	b.Init(name, pb.Int64s([]int64{int64(len(v))}, v))
+	return name
+}
+
+func (b *builder) floats(name string, dims []int64, v []float64) string {
+	f := make([]float32, len(v))
+	for i, x := range v {
+		f[i] = float32(x)
+	}
+	b.Init(name, pb.Float32s(dims, f))
+	return name
+}
+
+func (b *builder) op(op string, inputs []string, attrs ...pb.Attr) string {
+	out := b.tmp(op)
+	b.Node(op, inputs, []string{out}, attrs...)
+	return out
+}
+
+func flat(m [][]float64) []float64 {
+	var out []float64
+	for _, r := range m {
+		out = append(out, r...)
+	}
+	return out
+}
+
+func (a *Analytic) textEncoder() []byte {
+	b := a.newBuilder("text_encoder")
+	ids := "input_ids"
+	if a.IDs32 {
+		b.Input(ids, pb.Int32, b.dims(int64(a.TextLen))...)
+		ids = b.op("Cast", []string{ids}, pb.AttrInt("to", int64(pb.Int64)))
+	} else {
+		b.Input(ids, pb.Int64, b.dims(int64(a.TextLen))...)
+	}
+	// E is zero but for e_j at row WordIDs[j]; written as raw bytes directly
+	// since the table has 49408·16 entries.
+	e := make([]byte, 4*a.VocabSize*a.D)
+	for j, id := range a.WordIDs {
+		binary.LittleEndian.PutUint32(e[4*(int(id)*a.D+j):], math.Float32bits(1))
+	}
+	b.Init("E", pb.Tensor{Dims: []int64{int64(a.VocabSize), int64(a.D)}, Type: pb.Float, Raw: e})
+	out := b.floatOut("last_hidden_state", b.dims(int64(a.TextLen), int64(a.D)))
+	b.Node("Gather", []string{"E", ids}, []string{out}, pb.AttrInt("axis", 0))
+	return b.model()
+}
+
+func (a *Analytic) unet() []byte {
+	b := a.newBuilder("unet")
+	n := int64(a.LatentSize())
+	C, L := int64(a.Channels()), int64(a.HiddenLen())
+	sample := b.floatIn("sample", b.dims(C, n, n))
+	switch a.TimestepKind {
+	case "int64":
+		b.timestepInput(pb.Int64)
+	case "float16":
+		b.timestepInput(pb.Float16)
+	default:
+		b.timestepInput(pb.Float)
+	}
+	ehs := b.floatIn("encoder_hidden_states", b.dims(L, int64(a.D)))
+	out := b.floatOut("out_sample", b.dims(4, n, n))
+
+	ax1 := b.ints("axis1", 1)
+	zt := b.op("Slice", []string{sample, b.ints("s0", 0), b.ints("s4", 4), ax1})
+	// T = Wt^T · Σ_77 text tokens, broadcast into R.
+	text := b.op("Slice", []string{ehs, "s0", b.ints("s77", int64(a.TextLen)), ax1})
+	tsum := b.op("ReduceSum", []string{text, ax1}, pb.AttrInt("keepdims", 0))
+	wt := make([][]float64, a.D)
+	for d := range wt {
+		wt[d] = make([]float64, 4)
+		if d < len(a.Tint) {
+			copy(wt[d], a.Tint[d][:])
+		}
+	}
+	T := b.op("MatMul", []string{tsum, b.floats("Wt", []int64{int64(a.D), 4}, flat(wt))})
+	shape4 := b.ints("shape_b4", -1, 4, 1, 1)
+	T4 := b.op("Reshape", []string{T, shape4})
+	mask := make([]float64, n*n)
+	for i, m := range a.Mask() {
+		if m {
+			mask[i] = 1
+		}
+	}
+	RT := b.op("Mul", []string{T4, b.floats("R", []int64{n, n}, mask)})
+	if a.Nonlinear {
+		th := b.op("Tanh", []string{zt})
+		g := b.op("Mul", []string{th, b.floats("gain", nil, []float64{a.NonlinearGain})})
+		g = b.op("Add", []string{g, b.floats("one", nil, []float64{1})})
+		RT = b.op("Mul", []string{RT, g})
+	}
+	var X string
+	if a.Kind == KindSD {
+		X = b.op("Add", []string{RT, b.floats("m", []int64{1, 4, 1, 1}, a.SDMean[:])})
+	} else {
+		cs := b.op("Slice", []string{sample, "s4", b.ints("s8", 8), ax1})
+		k := a.VAEScalingFactor / a.SpatialLatentScale
+		X = b.op("Mul", []string{cs, b.floats("k", nil, []float64{k})})
+		if a.Kind == KindMCDM {
+			tok := b.op("Slice", []string{ehs, "s77", b.ints("sL", L), ax1})
+			tm := b.op("ReduceMean", []string{tok}, pb.AttrInts("axes", 1), pb.AttrInt("keepdims", 0))
+			wa := make([][]float64, a.D)
+			for d := range wa {
+				wa[d] = a.Wa[d][:]
+			}
+			A := b.op("MatMul", []string{tm, b.floats("Wa", []int64{int64(a.D), 4}, flat(wa))})
+			X = b.op("Add", []string{X, b.op("Reshape", []string{A, shape4})})
+		}
+		X = b.op("Add", []string{X, RT})
+	}
+	// ε = (z_t − √ᾱ_t·X) / √(1−ᾱ_t), tables indexed by the timestep.
+	ab := AlphasCumprod(a.NumTrainTimesteps, a.BetaStart, a.BetaEnd)
+	sa, inv := make([]float64, len(ab)), make([]float64, len(ab))
+	for i, v := range ab {
+		sa[i], inv[i] = math.Sqrt(v), 1/math.Sqrt(1-v)
+	}
+	nt := []int64{int64(len(ab))}
+	idx := b.op("Reshape", []string{"timestep_i64", b.ints("shape_flat", -1)})
+	shape1 := b.ints("shape_b111", -1, 1, 1, 1)
+	saT := b.op("Reshape", []string{b.op("Gather", []string{b.floats("sqrt_alpha_bar", nt, sa), idx}), shape1})
+	invT := b.op("Reshape", []string{b.op("Gather", []string{b.floats("inv_sqrt_one_minus_alpha_bar", nt, inv), idx}), shape1})
+	diff := b.op("Sub", []string{zt, b.op("Mul", []string{saT, X})})
+	b.Node("Mul", []string{diff, invT}, []string{out})
+	return b.model()
+}
+
+// timestepInput declares the timestep and computes "timestep_i64", the
+// integer index: floats are rounded (half to even) before the cast.
+func (b *builder) timestepInput(t pb.DataType) {
+	var dims []pb.Dim
+	if !b.a.ScalarTimestep {
+		dims = []pb.Dim{b.batch()}
+	}
+	b.Input("timestep", t, dims...)
+	x := "timestep"
+	switch t {
+	case pb.Int64:
+		b.Node("Identity", []string{x}, []string{"timestep_i64"})
+		return
+	case pb.Float16:
+		x = b.op("Cast", []string{x}, pb.AttrInt("to", int64(pb.Float)))
+	}
+	x = b.op("Round", []string{x})
+	b.Node("Cast", []string{x}, []string{"timestep_i64"}, pb.AttrInt("to", int64(pb.Int64)))
+}
+
+func (a *Analytic) vaeEncoder() []byte {
+	b := a.newBuilder("vae_encoder")
+	H, n := int64(a.Resolution), int64(a.LatentSize())
+	x := b.floatIn("sample", b.dims(3, H, H))
+	co, name := int64(4), "latent_sample"
+	if a.LatentParameters {
+		co, name = 8, "latent_parameters"
+	}
+	w := make([]float64, co*3*64)
+	bias := make([]float64, co)
+	for k := range co {
+		for c := range int64(3) {
+			for p := range int64(64) {
+				if k < 4 {
+					w[(k*3+c)*64+p] = a.Menc[k][c] / 64
+				}
+			}
+		}
+		if k >= 4 {
+			bias[k] = a.LogVar
+		}
+	}
+	out := b.floatOut(name, b.dims(co, n, n))
+	b.Node("Conv", []string{x, b.floats("W", []int64{co, 3, 8, 8}, w), b.floats("B", []int64{co}, bias)}, []string{out},
+		pb.AttrInts("kernel_shape", 8, 8), pb.AttrInts("strides", 8, 8))
+	return b.model()
+}
+
+func (a *Analytic) vaeDecoder() []byte {
+	b := a.newBuilder("vae_decoder")
+	H, n := int64(a.Resolution), int64(a.LatentSize())
+	z := b.floatIn("latent_sample", b.dims(4, n, n))
+	w := make([]float64, 4*3*64)
+	for k := range 4 {
+		for c := range 3 {
+			for p := range 64 {
+				w[(k*3+c)*64+p] = a.Mdec[c][k]
+			}
+		}
+	}
+	out := b.floatOut("sample", b.dims(3, H, H))
+	b.Node("ConvTranspose", []string{z, b.floats("W", []int64{4, 3, 8, 8}, w)}, []string{out},
+		pb.AttrInts("kernel_shape", 8, 8), pb.AttrInts("strides", 8, 8))
+	return b.model()
+}
+
+func (a *Analytic) imageEncoder() []byte {
+	b := a.newBuilder("image_encoder")
+	x := b.floatIn("pixel_values", b.dims(3, ClipSize, ClipSize))
+	out := b.floatOut("image_embeds", b.dims(int64(a.Dc)))
+	m := b.op("ReduceMean", []string{x}, pb.AttrInts("axes", 2, 3), pb.AttrInt("keepdims", 0))
+	b.Node("MatMul", []string{m, b.floats("P", []int64{3, int64(a.Dc)}, flat(a.P))}, []string{out})
+	return b.model()
+}
+
+func (a *Analytic) imageProjector() []byte {
+	b := a.newBuilder("image_projector")
+	n := int64(a.LatentSize())
+	lat := b.floatIn("latent", b.dims(4, n, n))
+	emb := b.floatIn("image_embeds", b.dims(int64(a.Dc)))
+	out := b.floatOut("image_tokens", b.dims(int64(a.K), int64(a.D)))
+	kd := int64(a.K * a.D)
+	m := b.op("ReduceMean", []string{lat}, pb.AttrInts("axes", 2, 3), pb.AttrInt("keepdims", 0))
+	t1 := b.op("MatMul", []string{m, b.floats("Q1", []int64{4, kd}, flat(a.Q1))})
+	t2 := b.op("MatMul", []string{emb, b.floats("Q2", []int64{int64(a.Dc), kd}, flat(a.Q2))})
+	sum := b.op("Add", []string{t1, t2})
+	b.Node("Reshape", []string{sum, b.ints("shape_bkd", -1, int64(a.K), int64(a.D))}, []string{out})
+	return b.model()
+}
