@@ -21,8 +21,8 @@ type Doc struct {
 	enc     map[*engine.Engine]*engine.Encoded
 	mask    *engine.Mask
 	maskKey engine.Settings // settings the mask was computed with, λ aside
-	painted []bool   // nil = the thresholded mask
-	undo    [][]bool // painted states before each stroke
+	painted []bool          // nil = the thresholded mask
+	undo    [][]bool        // painted states before each stroke
 	History []*engine.Result
 }
 
