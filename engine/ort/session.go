@@ -113,9 +113,17 @@ func Open(path string, opt Options) (*Session, error) {
 		outNames[i] = t.Name
 	}
 	for _, p := range order {
+		if reason, ok := unavailable.Load(p); ok && opt.Provider == Auto {
+			refused = append(refused, Refusal{p, reason.(string)})
+			continue
+		}
 		sess, err := newSession(path, p, opt, inNames, outNames)
 		if err != nil {
-			refused = append(refused, Refusal{p, err.Error()})
+			reason := explain(p, err)
+			if providerMissing(err) {
+				unavailable.Store(p, reason) // the library lacks it: don't retry per model
+			}
+			refused = append(refused, Refusal{p, reason})
 			if opt.Provider != Auto {
 				return nil, fmt.Errorf("%s: %w: %s: %v", path, ErrProviderUnavailable, p, err)
 			}
@@ -192,6 +200,27 @@ func newSession(path string, p Provider, opt Options, ins, outs []string) (sess 
 		return nil, firstLine(err)
 	}
 	return sess, nil
+}
+
+// unavailable remembers providers this process's library lacks.
+var unavailable sync.Map // Provider -> reason
+
+func providerMissing(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "Failed to load library") || strings.Contains(s, "not available") ||
+		strings.Contains(s, "not enabled") || strings.Contains(s, "was not registered")
+}
+
+// explain turns ONNX Runtime's refusals into something a user can act on.
+func explain(p Provider, err error) string {
+	s := err.Error()
+	if p == CUDA && strings.Contains(s, "providers_shared") {
+		return "this ONNX Runtime build has no CUDA support; set " + EnvLibrary + " to an onnxruntime-gpu library (with CUDA 12 and cuDNN 9 installed)"
+	}
+	if p == CUDA && strings.Contains(s, "libonnxruntime_providers_cuda") {
+		return "the CUDA provider library could not be loaded (are CUDA 12 and cuDNN 9 installed?): " + s
+	}
+	return s
 }
 
 // firstLine keeps refusal reasons readable: ONNX Runtime's messages can run

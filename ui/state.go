@@ -1,0 +1,688 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+
+	"fyne.io/fyne/v2"
+
+	"likeness/app"
+)
+
+// Preference keys. Lists are stored with fyne's StringList preferences.
+const (
+	PrefProvider  = "provider"    // "auto", "cpu", "cuda", "directml"
+	PrefORTLib    = "ort_library" // explicit ONNX Runtime library path
+	PrefOutputDir = "output_dir"  // last export folder
+	PrefPackDirs  = "pack_dirs"   // extra pack folders (string list)
+	PrefLastPack  = "last_pack"   // folder of the last loaded pack
+	PrefRecent    = "recent"      // recent photos, newest first (string list)
+	PrefPreserve  = "preserve"    // preserve the original outside the mask
+)
+
+// maxRecent is how many recent photos the File menu lists.
+const maxRecent = 8
+
+// maskTint colours the mask overlay.
+var maskTint = color.NRGBA{R: 255, G: 40, B: 150, A: 255}
+
+// job is the one long task that may be running.
+type job struct {
+	id     int
+	name   string
+	cancel context.CancelFunc
+	reason string // why it was cancelled, for the status line
+}
+
+// State is the controller behind the window: it owns the app, the open
+// document, the loaded engine, the settings and the running job. Every field
+// is read and written on the UI goroutine only; workers get copies and hand
+// results back through post.
+type State struct {
+	fa  fyne.App
+	win fyne.Window
+	a   *app.App
+
+	packs    []*app.Pack
+	pack     *app.Pack
+	eng      *app.Engine
+	doc      *app.Doc
+	settings app.Settings
+	defaults app.Settings
+	preserve bool
+
+	shown      *app.Result // history entry on the canvas (nil = the photo)
+	strokes    []int       // paint dabs per stroke, for stroke-level undo
+	comparison *app.Comparison
+	stickers   *app.StickerSet
+
+	job    *job
+	nextID int
+
+	// LastErr is the error the last finished job ended with (nil = success);
+	// tests read it.
+	LastErr error
+	// ModelCalls counts jobs that ran a model (mask, edit, compare, stickers);
+	// λ changes and painting never add to it.
+	ModelCalls int
+
+	// post runs fn on the UI goroutine (fyne.Do; tests substitute a queue).
+	post func(fn func())
+	busy atomic.Int32 // background goroutines not finished yet
+
+	w *widgets
+}
+
+// newState makes the controller; attach an app.App before use.
+func newState(fa fyne.App, win fyne.Window) *State {
+	s := &State{fa: fa, win: win, post: fyne.Do}
+	s.preserve = fa.Preferences().BoolWithFallback(PrefPreserve, true)
+	return s
+}
+
+// background runs work off the UI goroutine; finish (may be nil) is posted
+// back to the UI goroutine with work's result.
+func (s *State) background(work func() func()) {
+	s.busy.Add(1)
+	go func() {
+		defer s.busy.Add(-1)
+		fin := work()
+		if fin != nil {
+			s.post(fin)
+		}
+	}()
+}
+
+// start runs a cancellable job, cancelling the one running. work runs off
+// the UI goroutine and returns a closure applied on the UI goroutine.
+func (s *State) start(name string, work func(ctx context.Context, progress func(app.Progress)) (func(), error)) {
+	if s.job != nil {
+		s.cancelJob(fmt.Sprintf("%s started", name))
+	}
+	s.nextID++
+	ctx, cancel := context.WithCancel(context.Background())
+	j := &job{id: s.nextID, name: name, cancel: cancel}
+	s.job = j
+	s.setRunning(j, true)
+	s.status(name + "…")
+	progress := func(p app.Progress) {
+		s.post(func() {
+			if s.job == j {
+				s.showProgress(j, p)
+			}
+		})
+	}
+	s.background(func() func() {
+		fin, err := work(ctx, progress)
+		cancel()
+		return func() {
+			if s.job == j {
+				s.job = nil
+				s.setRunning(j, false)
+			}
+			s.LastErr = err
+			switch {
+			case err == nil:
+				if fin != nil {
+					fin()
+				}
+			case errors.Is(err, context.Canceled):
+				why := j.reason
+				if why == "" {
+					why = "cancelled by you"
+				}
+				s.status(fmt.Sprintf("%s cancelled (%s); nothing changed", j.name, why))
+			default:
+				s.status(fmt.Sprintf("%s failed", j.name))
+				s.showError(err)
+			}
+		}
+	})
+}
+
+// cancelJob stops the running job, noting why in the status line.
+func (s *State) cancelJob(reason string) bool {
+	if s.job == nil {
+		return false
+	}
+	j := s.job
+	j.reason = reason
+	j.cancel()
+	s.job = nil
+	s.setRunning(j, false)
+	s.status(fmt.Sprintf("cancelling %s: %s", j.name, reason))
+	return true
+}
+
+// Running reports the running job's name, "" when idle.
+func (s *State) Running() string {
+	if s.job == nil {
+		return ""
+	}
+	return s.job.name
+}
+
+// inputsChanged cancels work whose inputs just changed. Mask previews only
+// depend on mask inputs; λ alone never invalidates them.
+func (s *State) inputsChanged(what string, maskInput bool) {
+	if s.job == nil {
+		return
+	}
+	switch s.job.name {
+	case jobLoad, jobInstall, jobDemo:
+		return
+	case jobMask:
+		if !maskInput {
+			return
+		}
+	}
+	s.cancelJob(what + " changed")
+}
+
+// Job names.
+const (
+	jobLoad     = "loading pack"
+	jobInstall  = "installing pack"
+	jobDemo     = "creating demo pack"
+	jobMask     = "mask preview"
+	jobEdit     = "edit"
+	jobCompare  = "comparison"
+	jobStickers = "stickers"
+	jobOpen     = "opening photo"
+)
+
+// ---- packs ----
+
+// refreshPacks lists the store and fills the pack picker.
+func (s *State) refreshPacks() {
+	if s.a == nil {
+		return
+	}
+	packs, errs := s.a.Store.List()
+	s.packs = packs
+	s.updatePackPicker()
+	if len(errs) > 0 {
+		var msgs []string
+		for _, e := range errs {
+			msgs = append(msgs, e.Error())
+		}
+		s.status("some packs could not be read: " + strings.Join(msgs, "; "))
+	}
+}
+
+// LoadPack loads a pack in the background with progress.
+func (s *State) LoadPack(p *app.Pack) {
+	if s.a == nil || p == nil {
+		return
+	}
+	a := s.a
+	s.start(jobLoad, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
+		e, err := a.Engine(ctx, p, progress)
+		if err != nil {
+			return nil, fmt.Errorf("load pack %s: %w", p.Name, err)
+		}
+		return func() { s.engineReady(p, e) }, nil
+	})
+}
+
+func (s *State) engineReady(p *app.Pack, e *app.Engine) {
+	s.pack, s.eng = p, e
+	s.fa.Preferences().SetString(PrefLastPack, p.Dir)
+	seed := s.settings.Seed
+	s.defaults = e.DefaultSettings()
+	s.settings = s.defaults
+	if seed != 0 {
+		s.settings.Seed = seed
+	}
+	s.comparison, s.stickers = nil, nil
+	s.syncSettingsToWidgets()
+	s.updatePackPicker()
+	s.updatePackInfo()
+	s.updateMaskView()
+	msg := fmt.Sprintf("pack %s ready (%s, %d px)", p.Name, e.Sig.Kind, e.Sig.Resolution)
+	if isDemo(p) {
+		msg += " — demo: tints a region, not a trained editor"
+	}
+	s.status(msg)
+}
+
+func isDemo(p *app.Pack) bool {
+	return p != nil && (filepath.Base(p.Dir) == app.DemoPackName || strings.Contains(strings.ToLower(p.Name), "demo"))
+}
+
+// CreateDemo writes the analytic demo pack and loads it.
+func (s *State) CreateDemo() {
+	if s.a == nil {
+		return
+	}
+	a := s.a
+	s.start(jobDemo, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
+		progress(app.Progress{Phase: "write", Label: "writing the analytic demo pack"})
+		p, err := a.CreateDemoPack(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return func() {
+			s.refreshPacks()
+			s.status("demo pack created: it tints a region, it is not a trained editor")
+			s.LoadPack(p)
+		}, nil
+	})
+}
+
+// InstallPack installs a folder or .zip with checksum verification.
+func (s *State) InstallPack(src string) {
+	if s.a == nil {
+		return
+	}
+	a := s.a
+	s.start(jobInstall, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
+		p, err := a.Store.Install(ctx, src, app.InstallOpt{Progress: func(pr app.InstallPr) error {
+			step, steps := int(pr.Done>>10), int(pr.Total>>10)
+			progress(app.Progress{Phase: pr.Phase, Step: step, Steps: steps, Label: pr.File})
+			return ctx.Err()
+		}})
+		if err != nil {
+			return nil, fmt.Errorf("install %s: %w", src, err)
+		}
+		return func() {
+			s.refreshPacks()
+			s.status(fmt.Sprintf("installed %s (checksums verified)", p.Name))
+			s.LoadPack(p)
+		}, nil
+	})
+}
+
+// ---- photos ----
+
+// OpenPhoto opens a photo in the background; errors name the file.
+func (s *State) OpenPhoto(path string) {
+	s.status("opening " + filepath.Base(path) + "…")
+	s.background(func() func() {
+		doc, err := app.OpenPhoto(path)
+		return func() {
+			if err != nil {
+				s.LastErr = err
+				s.status("could not open " + filepath.Base(path))
+				s.showError(fmt.Errorf("cannot open %s: %w", path, err))
+				return
+			}
+			s.LastErr = nil
+			s.setDoc(doc)
+		}
+	})
+}
+
+func (s *State) setDoc(doc *app.Doc) {
+	s.inputsChanged("photo", true)
+	s.doc, s.shown, s.strokes = doc, nil, nil
+	s.comparison, s.stickers = nil, nil
+	s.addRecent(doc.Path)
+	b := doc.Photo.Image.Bounds()
+	s.status(fmt.Sprintf("%s: %dx%d", filepath.Base(doc.Path), b.Dx(), b.Dy()))
+	s.updateDocView()
+}
+
+// Doc is the open document (nil before one is opened).
+func (s *State) Doc() *app.Doc { return s.doc }
+
+func (s *State) addRecent(path string) {
+	if path == "" {
+		return
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	prefs := s.fa.Preferences()
+	list := []string{path}
+	for _, p := range prefs.StringList(PrefRecent) {
+		if p != path && len(list) < maxRecent {
+			list = append(list, p)
+		}
+	}
+	prefs.SetStringList(PrefRecent, list)
+	s.updateMenu()
+}
+
+// SetCrop moves the model framing (square, photo pixels).
+func (s *State) SetCrop(r image.Rectangle) error {
+	if s.doc == nil {
+		return errors.New("no photo open")
+	}
+	if r == s.doc.Crop() {
+		return nil
+	}
+	if err := s.doc.SetCrop(r); err != nil {
+		return err
+	}
+	s.inputsChanged("crop", true)
+	s.strokes = nil
+	s.updateMaskView()
+	s.status(fmt.Sprintf("crop %dx%d at %d,%d", r.Dx(), r.Dy(), r.Min.X, r.Min.Y))
+	return nil
+}
+
+// ---- mask ----
+
+func (s *State) ready(what string) bool {
+	switch {
+	case s.doc == nil:
+		s.status("open a photo first (Ctrl+O)")
+		return false
+	case s.eng == nil:
+		if s.job != nil && s.job.name == jobLoad {
+			s.status("the pack is still loading")
+		} else {
+			s.status("load a pack before " + what)
+		}
+		return false
+	}
+	if err := s.eng.Validate(s.settings); err != nil {
+		s.showError(err)
+		return false
+	}
+	return true
+}
+
+// PreviewMask computes the model's mask off the UI goroutine.
+func (s *State) PreviewMask() {
+	if !s.ready("previewing the mask") {
+		return
+	}
+	doc, e, set := s.doc, s.eng, s.settings
+	s.ModelCalls++
+	s.start(jobMask, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
+		m, err := doc.ComputeMask(ctx, e, set, progress)
+		if err != nil {
+			return nil, err
+		}
+		return func() {
+			if doc != s.doc {
+				return
+			}
+			s.strokes = nil
+			s.w.showMask.SetChecked(true)
+			s.updateMaskView()
+			if m.Reason != "" {
+				s.status("the mask is empty: " + m.Reason)
+				s.showInfo("Empty mask", m.Reason)
+				return
+			}
+			s.status(fmt.Sprintf("mask: %.0f%% of the crop at λ=%.2f (%d UNet evaluations)", 100*m.Area(set.Lambda), s.settings.Lambda, m.Stats.TotalEvals()))
+		}, nil
+	})
+}
+
+// Paint adds or erases a disc of latent cells; (fx, fy) is a point in the
+// crop as fractions of its size, radius in cells.
+func (s *State) paint(fx, fy, radius float64, add bool) bool {
+	if s.doc == nil || s.doc.Mask() == nil {
+		s.status("preview the mask (Ctrl+M) before painting")
+		return false
+	}
+	m := s.doc.Mask()
+	if err := s.doc.Paint(fx*float64(m.W), fy*float64(m.H), radius, add, s.settings.Lambda); err != nil {
+		s.status(err.Error())
+		return false
+	}
+	s.inputsChanged("mask", false)
+	return true
+}
+
+// Undo reverts the last paint stroke.
+func (s *State) Undo() {
+	if s.doc == nil {
+		return
+	}
+	n := 1
+	if len(s.strokes) > 0 {
+		n = s.strokes[len(s.strokes)-1]
+		s.strokes = s.strokes[:len(s.strokes)-1]
+	}
+	undone := false
+	for i := 0; i < n; i++ {
+		if s.doc.Undo() {
+			undone = true
+		}
+	}
+	if undone {
+		s.inputsChanged("mask", false)
+		s.status("undid a paint stroke")
+	} else {
+		s.status("nothing to undo")
+	}
+	s.updateMaskView()
+}
+
+// ResetMask drops all paint, back to the computed mask.
+func (s *State) ResetMask() {
+	if s.doc == nil {
+		return
+	}
+	s.doc.ResetMask()
+	s.strokes = nil
+	s.inputsChanged("mask", false)
+	s.updateMaskView()
+	s.status("mask reset to the computed one")
+}
+
+// OverlayImage is the current mask overlay at latent resolution (nil when
+// there is no mask or it is hidden).
+func (s *State) overlayImage() *image.NRGBA {
+	if s.doc == nil || s.doc.Mask() == nil {
+		return nil
+	}
+	m := s.doc.Mask()
+	cells := s.doc.EffectiveMask(s.settings.Lambda)
+	op := 0.55
+	if s.w != nil {
+		op = s.w.opacity.Value
+	}
+	img := image.NewNRGBA(image.Rect(0, 0, m.W, m.H))
+	a := uint8(op*255 + 0.5)
+	for i, on := range cells {
+		if on {
+			img.Pix[4*i], img.Pix[4*i+1], img.Pix[4*i+2], img.Pix[4*i+3] = maskTint.R, maskTint.G, maskTint.B, a
+		}
+	}
+	return img
+}
+
+// ---- edit ----
+
+// Edit runs the mask-guided edit (or the baseline without a mask).
+func (s *State) Edit() {
+	if !s.ready("editing") {
+		return
+	}
+	doc, e, set := s.doc, s.eng, s.settings
+	useMask := true
+	if s.w != nil {
+		useMask = s.w.useMask.Checked
+	}
+	s.ModelCalls++
+	s.start(jobEdit, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
+		r, err := doc.Edit(ctx, e, set, useMask, progress)
+		if err != nil {
+			return nil, err
+		}
+		return func() {
+			if doc != s.doc {
+				return
+			}
+			s.updateHistory()
+			s.showResult(r)
+			s.updateMaskView()
+			s.status(fmt.Sprintf("edit done: %s, %d UNet evaluations in %.1f s", r.Mode, r.Stats.TotalEvals(), r.Stats.Wall.Seconds()))
+		}, nil
+	})
+}
+
+// Cancel stops the running job (Esc).
+func (s *State) Cancel() {
+	if !s.cancelJob("cancelled by you") {
+		s.status("nothing is running")
+	}
+}
+
+// History is the open photo's results, oldest first.
+func (s *State) History() []*app.Result {
+	if s.doc == nil {
+		return nil
+	}
+	return append([]*app.Result(nil), s.doc.History...)
+}
+
+// showResult puts a result on the canvas and restores its settings.
+func (s *State) showResult(r *app.Result) {
+	s.shown = r
+	if r != nil {
+		s.settings = r.Settings
+		s.syncSettingsToWidgets()
+	}
+	s.updateDocView()
+}
+
+// ---- export ----
+
+// Export writes a result: full resolution or the model-resolution crop, in
+// the format of the path's extension. It never overwrites the input.
+func (s *State) Export(path string, r *app.Result, out app.Output, overwrite bool) error {
+	if s.doc == nil || r == nil {
+		return errors.New("nothing to export: run an edit first")
+	}
+	if s.eng == nil {
+		return errors.New("no pack loaded")
+	}
+	err := app.Export(path, s.eng, s.doc, r, app.ExportOptions{Output: out, Preserve: s.preserve, Overwrite: overwrite, Quality: 92})
+	if err != nil {
+		return err
+	}
+	s.fa.Preferences().SetString(PrefOutputDir, filepath.Dir(path))
+	s.status("exported " + path)
+	return nil
+}
+
+// exportResult is the result Ctrl+E exports: the one shown, else the newest.
+func (s *State) exportResult() *app.Result {
+	if s.shown != nil {
+		return s.shown
+	}
+	if h := s.History(); len(h) > 0 {
+		return h[len(h)-1]
+	}
+	return nil
+}
+
+// outputDir is where exports go by default.
+func (s *State) outputDir() string {
+	if d := s.fa.Preferences().String(PrefOutputDir); d != "" {
+		if st, err := os.Stat(d); err == nil && st.IsDir() {
+			return d
+		}
+	}
+	if s.doc != nil && s.doc.Path != "" {
+		return filepath.Dir(s.doc.Path)
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return h
+	}
+	return "."
+}
+
+// ---- compare and stickers ----
+
+// RunCompare runs input | mask | baseline | mask-guided (| SDEdit).
+func (s *State) RunCompare() {
+	if !s.ready("comparing") {
+		return
+	}
+	a, doc, e, set := s.a, s.doc, s.eng, s.settings
+	var sdPack *app.Pack
+	for _, p := range s.packs {
+		if p.Kind() == "sd" {
+			sdPack = p
+			break
+		}
+	}
+	s.ModelCalls++
+	s.start(jobCompare, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
+		var sd *app.Engine
+		if sdPack != nil {
+			var err error
+			if sd, err = a.Engine(ctx, sdPack, progress); err != nil {
+				return nil, fmt.Errorf("load sd pack %s: %w", sdPack.Name, err)
+			}
+		}
+		c, err := app.Compare(ctx, e, sd, doc, set, progress)
+		if err != nil {
+			return nil, err
+		}
+		return func() {
+			if doc != s.doc {
+				return
+			}
+			s.comparison = c
+			s.updateCompareView()
+			s.updateMaskView()
+			s.status("comparison ready")
+		}, nil
+	})
+}
+
+// RunStickers edits the photo in every direction of the pack.
+func (s *State) RunStickers() {
+	if !s.ready("making stickers") {
+		return
+	}
+	doc, e, set := s.doc, s.eng, s.settings
+	s.ModelCalls++
+	s.start(jobStickers, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
+		st, err := app.Stickers(ctx, e, doc, set, progress)
+		if err != nil {
+			return nil, err
+		}
+		return func() {
+			if doc != s.doc {
+				return
+			}
+			s.stickers = st
+			s.updateStickerView()
+			s.status(fmt.Sprintf("%d stickers ready", len(st.Directions)))
+		}, nil
+	})
+}
+
+// RegenerateSticker re-runs sticker i with a new seed.
+func (s *State) RegenerateSticker(i int, seed uint64) {
+	if s.stickers == nil || !s.ready("regenerating a sticker") {
+		return
+	}
+	doc, e, set := s.doc, s.eng, s.stickers
+	s.ModelCalls++
+	s.start(jobStickers, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
+		// Regenerate writes into the set: work on a copy so a cancelled run
+		// leaves the shown set intact.
+		cp := *set
+		cp.Results = append([]*app.Result(nil), set.Results...)
+		cp.Settings = append([]app.Settings(nil), set.Settings...)
+		if err := cp.Regenerate(ctx, e, doc, i, seed, progress); err != nil {
+			return nil, err
+		}
+		return func() {
+			if doc != s.doc {
+				return
+			}
+			s.stickers = &cp
+			s.updateStickerView()
+			s.status(fmt.Sprintf("sticker %s regenerated with seed %d", cp.Directions[i].ID, seed))
+		}, nil
+	})
+}
