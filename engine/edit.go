@@ -60,7 +60,7 @@ func (e *Engine) Edit(ctx context.Context, enc *Encoded, s Settings, mask []bool
 	start := time.Now()
 	ort0 := e.ortTime()
 	j := newJob(ctx, progress)
-	j.seed = s.Seed
+	j.seed, j.ortTime = s.Seed, e.ortTime
 	pa, pb, _ := e.Prompts(s)
 	tnull, err := e.textEmbedding(ctx, "")
 	if err != nil {
@@ -136,7 +136,7 @@ func (e *Engine) Edit(ctx context.Context, enc *Encoded, s Settings, mask []bool
 	}
 	res.Settings = s
 	res.Stats = newStats(j, start, e.ortTime()-ort0)
-	res.Stats.Phases = j.phases
+	res.Stats.Phases, res.Stats.PhaseORT = j.phases, j.inORT
 	return res, nil
 }
 
@@ -261,7 +261,7 @@ func (e *Engine) SDEdit(ctx context.Context, enc *Encoded, s Settings, strength 
 	start := time.Now()
 	ort0 := e.ortTime()
 	j := newJob(ctx, progress)
-	j.seed = s.Seed
+	j.seed, j.ortTime = s.Seed, e.ortTime
 	_, pb, _ := e.Prompts(s)
 	tnull, err := e.textEmbedding(ctx, "")
 	if err != nil {
@@ -302,6 +302,6 @@ func (e *Engine) SDEdit(ctx context.Context, enc *Encoded, s Settings, strength 
 	}
 	res.Settings, res.Strength = s, strength
 	res.Stats = newStats(j, start, e.ortTime()-ort0)
-	res.Stats.Phases = j.phases
+	res.Stats.Phases, res.Stats.PhaseORT = j.phases, j.inORT
 	return res, nil
 }

@@ -210,6 +210,7 @@ func GaussianBlur(src []float64, w, h, k int) []float64 {
 type Stats struct {
 	UNetEvals map[string]int           `json:"unet_evals"` // branch evaluations per phase
 	Phases    map[string]time.Duration `json:"phase_ns"`
+	PhaseORT  map[string]time.Duration `json:"phase_in_ort_ns"` // inside ONNX Runtime, per phase
 	Wall      time.Duration            `json:"wall_ns"`
 	InORT     time.Duration            `json:"in_ort_ns"` // inside ONNX Runtime
 }
@@ -228,7 +229,7 @@ func (s Stats) TotalEvals() int {
 
 func newStats(j *job, start time.Time, inORT time.Duration) Stats {
 	wall := time.Since(start)
-	return Stats{UNetEvals: j.evals, Phases: map[string]time.Duration{j.phase: wall}, Wall: wall, InORT: inORT}
+	return Stats{UNetEvals: j.evals, Phases: map[string]time.Duration{j.phase: wall}, PhaseORT: map[string]time.Duration{j.phase: inORT}, Wall: wall, InORT: inORT}
 }
 
 func (s Stats) String() string {

@@ -24,22 +24,49 @@ type job struct {
 	evals    map[string]int
 	phases   map[string]time.Duration
 	started  time.Time
+	ort0     time.Duration
+	ortTime  func() time.Duration
+	inORT    map[string]time.Duration
 	progress ProgressFunc
+	bufs     map[bufKey]*unetBuf // per call layout, reused across steps
+}
+
+// bufKey identifies a UNet call's conditions: the same branch set at the
+// same batch position reuses its buffers, so only z_t is copied per step.
+type bufKey struct {
+	first *float32 // the first branch's text embedding
+	index int      // position of the first branch
+	n     int      // branches in the call
+}
+
+type unetBuf struct {
+	sample, ehs []float32
 }
 
 func newJob(ctx context.Context, progress ProgressFunc) *job {
-	return &job{ctx: ctx, evals: map[string]int{}, phases: map[string]time.Duration{}, progress: progress}
+	return &job{ctx: ctx, evals: map[string]int{}, phases: map[string]time.Duration{}, inORT: map[string]time.Duration{}, progress: progress}
 }
 
-func (j *job) begin(phase string) { j.phase, j.started = phase, time.Now() }
-func (j *job) end()               { j.phases[j.phase] += time.Since(j.started) }
+func (j *job) begin(phase string) {
+	j.phase, j.started = phase, time.Now()
+	if j.ortTime != nil {
+		j.ort0 = j.ortTime()
+	}
+}
+
+func (j *job) end() {
+	j.phases[j.phase] += time.Since(j.started)
+	if j.ortTime != nil {
+		j.inORT[j.phase] += j.ortTime() - j.ort0
+	}
+}
 
 // evalUNet predicts the noise for each branch at latent input zin and
 // timestep t: one batched call when the policy allows, else one per branch.
 func (e *Engine) evalUNet(j *job, zin []float32, t float64, conds []cond) ([][]float32, error) {
 	out := make([][]float32, len(conds))
 	if e.batch {
-		eps, err := e.unetCall(j, zin, t, conds)
+		eps, err := e.unetCall(j, zin, t, conds, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -50,7 +77,7 @@ func (e *Engine) evalUNet(j *job, zin []float32, t float64, conds []cond) ([][]f
 		return out, nil
 	}
 	for i := range conds {
-		eps, err := e.unetCall(j, zin, t, conds[i:i+1])
+		eps, err := e.unetCall(j, zin, t, conds[i:i+1], i)
 		if err != nil {
 			return nil, err
 		}
@@ -59,7 +86,7 @@ func (e *Engine) evalUNet(j *job, zin []float32, t float64, conds []cond) ([][]f
 	return out, nil
 }
 
-func (e *Engine) unetCall(j *job, zin []float32, t float64, conds []cond) ([]float32, error) {
+func (e *Engine) unetCall(j *job, zin []float32, t float64, conds []cond, index int) ([]float32, error) {
 	lat := e.Sig.Latent
 	hw := lat * lat
 	b := len(conds)
@@ -69,17 +96,27 @@ func (e *Engine) unetCall(j *job, zin []float32, t float64, conds []cond) ([]flo
 		L += e.Sig.K
 	}
 	D := e.Sig.D
-	sample := make([]float32, b*ch*hw)
-	ehs := make([]float32, b*L*D)
-	for i, c := range conds {
-		copy(sample[i*ch*hw:], zin)
-		if ch == 8 {
-			copy(sample[i*ch*hw+4*hw:], c.spatial)
+	key := bufKey{first: &conds[0].text[0], index: index, n: b}
+	buf := j.bufs[key]
+	if buf == nil {
+		buf = &unetBuf{sample: make([]float32, b*ch*hw), ehs: make([]float32, b*L*D)}
+		for i, c := range conds {
+			if ch == 8 {
+				copy(buf.sample[i*ch*hw+4*hw:], c.spatial)
+			}
+			copy(buf.ehs[i*L*D:], c.text)
+			if e.Sig.Kind == models.KindMCDM {
+				copy(buf.ehs[i*L*D+77*D:], c.tokens)
+			}
 		}
-		copy(ehs[i*L*D:], c.text)
-		if e.Sig.Kind == models.KindMCDM {
-			copy(ehs[i*L*D+77*D:], c.tokens)
+		if j.bufs == nil {
+			j.bufs = map[bufKey]*unetBuf{}
 		}
+		j.bufs[key] = buf
+	}
+	sample, ehs := buf.sample, buf.ehs
+	for i := range conds {
+		copy(sample[i*ch*hw:i*ch*hw+4*hw], zin)
 	}
 	ts := ort.Value{Shape: []int64{int64(b)}}
 	if info, _ := e.unet.Input("timestep"); info.Type.IsInt() {

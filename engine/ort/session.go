@@ -67,7 +67,8 @@ type Session struct {
 
 	mu     sync.Mutex
 	sess   *ortgo.DynamicAdvancedSession
-	inBufs map[string]*buffer
+	inBufs  map[string]*buffer
+	outBufs map[string]*buffer
 	runs   atomic.Int64
 	inRun  atomic.Int64 // nanoseconds spent inside ONNX Runtime
 	closed bool
@@ -131,7 +132,7 @@ func Open(path string, opt Options) (*Session, error) {
 		}
 		liveSessions.Add(1)
 		return &Session{Path: path, Inputs: ins, Outputs: outs, Provider: p, Refused: refused,
-			sess: sess, inBufs: map[string]*buffer{}}, nil
+			sess: sess, inBufs: map[string]*buffer{}, outBufs: map[string]*buffer{}}, nil
 	}
 	return nil, fmt.Errorf("%s: no execution provider could load the model: %v", path, refused)
 }
@@ -169,6 +170,11 @@ func newSession(path string, p Provider, opt Options, ins, outs []string) (sess 
 		if err := so.SetIntraOpNumThreads(opt.Threads); err != nil {
 			return nil, err
 		}
+	}
+	// Idle pool threads would otherwise spin after each run and take the
+	// cores from the Go code between UNet calls (scheduler, guidance).
+	if err := so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
+		return nil, err
 	}
 	switch p {
 	case CUDA:
@@ -303,13 +309,22 @@ func (s *Session) Run(ctx context.Context, in map[string]Value, outShapes map[st
 			}
 			continue // ONNX Runtime allocates it
 		}
-		v, err := newValue(info.Type, shape)
-		if err != nil {
-			return nil, fmt.Errorf("%s: output %q: %w", s.Path, info.Name, err)
+		b := s.outBufs[info.Name]
+		if b == nil || !sameShape(b.shape, shape) {
+			if b != nil {
+				b.value.Destroy()
+				liveValues.Add(-1)
+				delete(s.outBufs, info.Name)
+			}
+			v, err := newValue(info.Type, shape)
+			if err != nil {
+				return nil, fmt.Errorf("%s: output %q: %w", s.Path, info.Name, err)
+			}
+			liveValues.Add(1)
+			b = &buffer{typ: info.Type, shape: append([]int64(nil), shape...), value: v}
+			s.outBufs[info.Name] = b
 		}
-		liveValues.Add(1)
-		outputs[i] = v
-		owned = append(owned, v)
+		outputs[i] = b.value
 	}
 
 	ro, err := ortgo.NewRunOptions()
@@ -356,11 +371,13 @@ func (s *Session) Close() error {
 	}
 	s.closed = true
 	var errs []error
-	for _, b := range s.inBufs {
-		errs = append(errs, b.value.Destroy())
-		liveValues.Add(-1)
+	for _, bufs := range []map[string]*buffer{s.inBufs, s.outBufs} {
+		for _, b := range bufs {
+			errs = append(errs, b.value.Destroy())
+			liveValues.Add(-1)
+		}
 	}
-	s.inBufs = nil
+	s.inBufs, s.outBufs = nil, nil
 	errs = append(errs, s.sess.Destroy())
 	liveSessions.Add(-1)
 	return errors.Join(errs...)
