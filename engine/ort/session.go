@@ -65,13 +65,13 @@ type Session struct {
 	Provider Provider  // the provider the session got
 	Refused  []Refusal // the preferred ones it did not get, and why
 
-	mu     sync.Mutex
-	sess   *ortgo.DynamicAdvancedSession
+	mu      sync.Mutex
+	sess    *ortgo.DynamicAdvancedSession
 	inBufs  map[string]*buffer
 	outBufs map[string]*buffer
-	runs   atomic.Int64
-	inRun  atomic.Int64 // nanoseconds spent inside ONNX Runtime
-	closed bool
+	runs    atomic.Int64
+	inRun   atomic.Int64 // nanoseconds spent inside ONNX Runtime
+	closed  bool
 }
 
 var liveSessions, liveValues atomic.Int64
