@@ -194,6 +194,9 @@ func modelsCheck(ctx context.Context, env *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := p.CheckFiles(); err != nil { // sizes and SHA-256 when the manifest lists them
+		return err
+	}
 	start := time.Now()
 	eng, err := a.Engine(ctx, p, nil)
 	if err != nil {

@@ -60,7 +60,7 @@ func Load(ctx context.Context, pack *models.Pack, opt LoadOptions) (e *Engine, e
 	if err := ort.Init(""); err != nil {
 		return nil, err
 	}
-	if err := pack.CheckFiles(); err != nil {
+	if err := pack.CheckSizes(); err != nil {
 		return nil, err
 	}
 	sig, err := models.CheckSignatures(pack)

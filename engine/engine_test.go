@@ -84,6 +84,9 @@ func testPhoto(w, h int) *image.NRGBA {
 func (f *fixture) settings() Settings {
 	s := f.e.DefaultSettings()
 	s.Steps, s.MaskSeeds, s.MaskNoiseSteps, s.Seed = 6, 3, 3, 7
+	if s.Direction == "" { // a pack without a manifest has no directions
+		s.Target = "angry"
+	}
 	return s
 }
 
@@ -297,6 +300,8 @@ func TestEditsMatchClosedForms(t *testing.T) {
 		{"mcdm batched", synth.Options{}, true, 2e-4, [][3]float64{{3, 3, 5}, {2, 5, 1}}},
 		{"mcdm fixed batch int32 fp16 latent_parameters scalar t", synth.Options{FixedBatch: true, IDs32: true, Float16: true, LatentParameters: true, ScalarTimestep: true, TimestepKind: "int64"}, false, 0.05, [][3]float64{{3, 3, 5}}},
 		{"ip2p", synth.Options{Kind: "ip2p"}, true, 2e-4, [][3]float64{{0, 1.5, 7.5}, {0, 3, 2}}},
+		{"optimum-style ip2p without manifest", synth.Options{Kind: "ip2p", NoManifest: true, OptimumDims: true, IDs32: true, TimestepKind: "int64", LatentParameters: true, Resolution: 512}, true, 2e-4, [][3]float64{{0, 1.5, 7.5}}},
+		{"optimum-style mcdm fp16", synth.Options{OptimumDims: true, Float16: true, TimestepKind: "float32"}, true, 0.05, [][3]float64{{3, 3, 5}, {1, 4, 2}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

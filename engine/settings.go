@@ -33,7 +33,7 @@ func (e *Engine) DefaultSettings() Settings {
 	m := e.Pack.Manifest
 	d := m.Defaults
 	s := Settings{Subject: m.DefaultSubject(), S1: d.S1, S2: d.S2, S3: d.S3, Lambda: d.Lambda, Steps: d.Steps,
-		Scheduler: d.Scheduler, MaskSeeds: d.MaskSeeds, MaskNoiseSteps: d.MaskNoiseSteps, BlurKernel: d.BlurKernel, Seed: 1}
+		Scheduler: scheduler.Canonical(d.Scheduler), MaskSeeds: d.MaskSeeds, MaskNoiseSteps: d.MaskNoiseSteps, BlurKernel: d.BlurKernel, Seed: 1}
 	if len(m.Directions) > 0 {
 		s.Direction = m.Directions[0].ID
 	}
@@ -74,6 +74,9 @@ func (e *Engine) Prompts(s Settings) (source, target string, err error) {
 	t := strings.TrimSpace(s.Target)
 	if t == "" {
 		if s.Direction == "" {
+			if len(m.Directions) == 0 {
+				return "", "", fmt.Errorf("%w: pack %s has no directions: give a target text", ErrBadSettings, e.Pack.Name)
+			}
 			return "", "", fmt.Errorf("%w: no direction or target text given", ErrBadSettings)
 		}
 		d, ok := m.Direction(s.Direction)

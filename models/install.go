@@ -191,7 +191,7 @@ func (s *Store) Install(ctx context.Context, src string, opts InstallOptions) (_
 	if !p.HasManifest || p.Manifest.Name == "" {
 		p.Name = name
 	}
-	if err := p.checkFiles(ctx, rep); err != nil {
+	if err := p.checkFiles(ctx, rep, true); err != nil {
 		return nil, fail(err)
 	}
 	if err := ctx.Err(); err != nil {

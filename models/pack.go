@@ -222,11 +222,18 @@ func (p *Pack) checkPresent() error {
 // (external ONNX data files included) has the listed size and SHA-256.
 // Errors match ErrMissingFile or ErrChecksum.
 func (p *Pack) CheckFiles() error {
-	return p.checkFiles(context.Background(), nil)
+	return p.checkFiles(context.Background(), nil, true)
+}
+
+// CheckSizes is CheckFiles without hashing: what loading a pack checks every
+// time (hashing gigabytes on every start would take seconds; the installer
+// and `likeness models check` verify the digests).
+func (p *Pack) CheckSizes() error {
+	return p.checkFiles(context.Background(), nil, false)
 }
 
 // checkFiles is CheckFiles with cancellation and progress (bytes hashed).
-func (p *Pack) checkFiles(ctx context.Context, rep *reporter) error {
+func (p *Pack) checkFiles(ctx context.Context, rep *reporter, hash bool) error {
 	if err := p.checkPresent(); err != nil {
 		return err
 	}
@@ -258,6 +265,9 @@ func (p *Pack) checkFiles(ctx context.Context, rep *reporter) error {
 				p.Name, n, st.Size(), ManifestFile, want.Bytes)
 		}
 		total += want.Bytes
+	}
+	if !hash {
+		return nil
 	}
 	rep.start("verify", total)
 	for _, n := range names {

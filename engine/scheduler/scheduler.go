@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 )
 
 // Scheduler steps a latent through the reverse diffusion process.
@@ -71,7 +72,7 @@ func Names() []string { return slices.Clone(names) }
 // dpmpp_2m_karras are DPMSolverMultistepScheduler with algorithm_type
 // dpmsolver++ and solver_order 2, with use_karras_sigmas forced off and on.
 func New(name string, cfg Config) (Scheduler, error) {
-	switch name {
+	switch name = Canonical(name); name {
 	case "unipc":
 		return newUniPC(resolve(unipcDefaults(), cfg))
 	case "ddim":
@@ -256,4 +257,23 @@ func alphaSigma(sigma float64) (alpha, sigmaT float64) {
 func lambda(sigma float64) float64 {
 	a, s := alphaSigma(sigma)
 	return math.Log(a) - math.Log(s)
+}
+
+// Canonical maps the names users and other tools write (diffusers class
+// names, common UI spellings, any case) to this package's names; unknown
+// names come back unchanged.
+func Canonical(name string) string {
+	switch strings.ToLower(strings.TrimSpace(name)) {
+	case "unipc", "unipcmultistepscheduler", "unipc_multistep":
+		return "unipc"
+	case "ddim", "ddimscheduler":
+		return "ddim"
+	case "euler_ancestral", "euler_a", "euler-a", "eulerancestraldiscretescheduler", "euler ancestral":
+		return "euler_ancestral"
+	case "dpmpp_2m", "dpm++2m", "dpm++ 2m", "dpmsolvermultistepscheduler", "dpm_solver_multistep":
+		return "dpmpp_2m"
+	case "dpmpp_2m_karras", "dpm++2m karras", "dpm++ 2m karras":
+		return "dpmpp_2m_karras"
+	}
+	return name
 }

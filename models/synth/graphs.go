@@ -29,7 +29,23 @@ func (b *builder) batch() pb.Dim {
 }
 
 func (b *builder) dims(rest ...int64) []pb.Dim {
-	return append([]pb.Dim{b.batch()}, pb.Fixed(rest...)...)
+	out := append([]pb.Dim{b.batch()}, pb.Fixed(rest...)...)
+	if !b.a.OptimumDims {
+		return out
+	}
+	// As Optimum exports them: spatial sizes and the sequence length dynamic.
+	n, res := int64(b.a.LatentSize()), int64(b.a.Resolution)
+	for i, v := range rest {
+		switch {
+		case len(rest) == 3 && i == 1 && (v == n || v == res):
+			out[i+1] = pb.Dim{Param: "height"}
+		case len(rest) == 3 && i == 2 && (v == n || v == res):
+			out[i+1] = pb.Dim{Param: "width"}
+		case i == 0 && v == int64(b.a.TextLen):
+			out[i+1] = pb.Dim{Param: "sequence_length"}
+		}
+	}
+	return out
 }
 
 func (b *builder) floatType() pb.DataType {
@@ -121,6 +137,10 @@ func (a *Analytic) textEncoder() []byte {
 	b.Init("E", pb.Tensor{Dims: []int64{int64(a.VocabSize), int64(a.D)}, Type: pb.Float, Raw: e})
 	out := b.floatOut("last_hidden_state", b.dims(int64(a.TextLen), int64(a.D)))
 	b.Node("Gather", []string{"E", ids}, []string{out}, pb.AttrInt("axis", 0))
+	if a.OptimumDims { // Optimum's text encoders also return a pooled output
+		pooled := b.floatOut("pooler_output", b.dims(int64(a.D)))
+		b.Node("ReduceMean", []string{out}, []string{pooled}, pb.AttrInts("axes", 1), pb.AttrInt("keepdims", 0))
+	}
 	return b.model()
 }
 

@@ -49,6 +49,9 @@ type Options struct {
 	// NoManifest omits likeness.json, as a plain Optimum export would; the
 	// parameters then go to analytic.json so that Load still works.
 	NoManifest bool
+	// OptimumDims declares spatial sizes and the sequence length dynamic and
+	// adds the text encoder's pooler_output, as Optimum's exports do.
+	OptimumDims bool
 	// SpatialLatentScale is the manifest's spatial_latent_scale (0 means 1).
 	SpatialLatentScale float64
 }
@@ -77,6 +80,7 @@ type Analytic struct {
 	Float16          bool   `json:"float16"`
 	LatentParameters bool   `json:"latent_parameters"`
 	Nonlinear        bool   `json:"nonlinear"`
+	OptimumDims      bool   `json:"optimum_dims"`
 
 	TextLen   int `json:"text_len"`   // 77
 	D         int `json:"d"`          // text hidden size
@@ -171,7 +175,7 @@ func New(o Options) (*Analytic, error) {
 	a := &Analytic{
 		Kind: kind, Resolution: res, VAEScalingFactor: 0.18215, SpatialLatentScale: sls,
 		FixedBatch: o.FixedBatch, IDs32: o.IDs32, TimestepKind: ts, ScalarTimestep: o.ScalarTimestep,
-		Float16: o.Float16, LatentParameters: o.LatentParameters, Nonlinear: o.Nonlinear,
+		Float16: o.Float16, LatentParameters: o.LatentParameters, Nonlinear: o.Nonlinear, OptimumDims: o.OptimumDims,
 		TextLen: TextLen, D: Hidden, K: ImgTokens, Dc: EmbedDim, VocabSize: len(vocab),
 		LogVar: -2, SDMean: [4]float64{0.3, -0.2, 0.1, 0.0}, NonlinearGain: 0.5,
 		NumTrainTimesteps: 1000, BetaStart: 0.00085, BetaEnd: 0.012,
