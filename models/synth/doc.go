@@ -75,7 +75,7 @@
 //
 //	X = k·c_s + A + R⊙T          (mcdm; ip2p has no A; sd: X = m + R⊙T)
 //	k = vae_scaling_factor / spatial_latent_scale   (0.18215 by default)
-//	A = Wa^T · mean over the K image tokens, Wa[8+c][c] = 0.1, Wa[12+c][c] = 0.2
+//	A = Wa^T · mean over the K image tokens, Wa[8+c][c] = 0.01, Wa[12+c][c] = 0.02 (small: a subtle global tint)
 //	T = Wt^T · Σ over the 77 text rows of encoder_hidden_states
 //	m = (0.3, −0.2, 0.1, 0.0)
 //

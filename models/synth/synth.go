@@ -192,8 +192,8 @@ func New(o Options) (*Analytic, error) {
 	a.Tint = append([][4]float64(nil), tints...)
 	a.Wa = make([][4]float64, Hidden)
 	for c := range 4 {
-		a.Wa[8+c][c] = 0.1  // token dims 8..11 carry the latent means
-		a.Wa[12+c][c] = 0.2 // token dims 12..15 carry the image embedding
+		a.Wa[8+c][c] = 0.01  // token dims 8..11 carry the latent means
+		a.Wa[12+c][c] = 0.02 // token dims 12..15 carry the image embedding
 	}
 	a.P = make([][]float64, 3)
 	for c := range 3 {

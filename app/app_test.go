@@ -1,0 +1,289 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"likeness/engine/export"
+	"likeness/engine/ort"
+	"likeness/models/synth"
+)
+
+func TestMain(m *testing.M) {
+	if err := ort.Init(""); err != nil {
+		fmt.Println("FAIL: the app tests need ONNX Runtime:", err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// testImages is ../shared/testimages from the repository root, or $LIKENESS_TESTIMAGES.
+func testImages(t *testing.T) string {
+	if d := os.Getenv("LIKENESS_TESTIMAGES"); d != "" {
+		return d
+	}
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "..", "shared", "testimages")
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("repository root not found")
+		}
+		dir = parent
+	}
+}
+
+func newTestApp(t *testing.T, res int) (*App, *Engine) {
+	t.Helper()
+	a, err := New(Options{Provider: ort.CPU})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	a.Store.Root = t.TempDir()
+	dir := filepath.Join(a.Store.Root, "analytic")
+	if _, err := synth.Write(dir, synth.Options{Resolution: res}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := a.LoadPack(context.Background(), "analytic", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, e
+}
+
+func quick(e *Engine) Settings {
+	s := e.DefaultSettings()
+	s.Steps, s.MaskSeeds, s.MaskNoiseSteps = 4, 2, 2
+	return s
+}
+
+func TestDocMaskPaintUndo(t *testing.T) {
+	_, e := newTestApp(t, 128)
+	doc, err := OpenPhoto(filepath.Join(testImages(t), "portrait_astronaut_eileen_collins.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := quick(e)
+	if err := doc.Paint(1, 1, 1, true, s.Lambda); err != ErrNoMask {
+		t.Fatalf("paint before a mask: %v", err)
+	}
+	m, err := doc.ComputeMask(context.Background(), e, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := doc.EffectiveMask(s.Lambda)
+	if m.Area(s.Lambda) == 0 {
+		t.Fatal("empty mask")
+	}
+	// λ changes the effective mask until the user paints.
+	if a, b := count(doc.EffectiveMask(0.05)), count(doc.EffectiveMask(0.9)); a <= b {
+		t.Fatalf("λ 0.05 gives %d cells, λ 0.9 gives %d", a, b)
+	}
+	if err := doc.Paint(0.5, 0.5, 1, true, s.Lambda); err != nil { // top-left corner cell
+		t.Fatal(err)
+	}
+	painted := doc.EffectiveMask(s.Lambda)
+	if !painted[0] || base[0] {
+		t.Fatalf("corner cell: before %v, after painting %v", base[0], painted[0])
+	}
+	if !doc.Painted() || !doc.Undo() || doc.Painted() {
+		t.Fatal("undo did not return to the computed mask")
+	}
+	if doc.Undo() {
+		t.Fatal("undo with nothing to undo")
+	}
+	// An edit uses the painted mask.
+	doc.Paint(0.5, 0.5, 1, true, s.Lambda)
+	r, err := doc.Edit(context.Background(), e, s, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Mask[0] || len(doc.History) != 1 {
+		t.Fatalf("edit ignored the painted mask (cell 0 %v) or history has %d entries", r.Mask[0], len(doc.History))
+	}
+	// A new direction makes the computed mask stale; paint still wins.
+	s.Direction = "crying"
+	if _, err := doc.Edit(context.Background(), e, s, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	doc.ResetMask()
+	evals := doc.Mask().Stats.TotalEvals()
+	if _, err := doc.Edit(context.Background(), e, s, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Mask().Stats.TotalEvals() != evals || len(doc.History) != 3 {
+		t.Logf("mask recomputed for the new direction")
+	}
+}
+
+func count(m []bool) int {
+	n := 0
+	for _, b := range m {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+func TestExportEmbedsSettings(t *testing.T) {
+	_, e := newTestApp(t, 128)
+	in := filepath.Join(testImages(t), "portrait_biden_970x2204.jpg")
+	doc, err := OpenPhoto(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := quick(e)
+	s.Seed = 1234567890123
+	r, err := doc.Edit(context.Background(), e, s, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "edit.png")
+	if err := Export(out, e, doc, r, ExportOptions{Preserve: true}); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(out)
+	cfg, err := png.DecodeConfig(f)
+	f.Close()
+	if err != nil || cfg.Width != 970 || cfg.Height != 2204 {
+		t.Fatalf("full-resolution export is %dx%d (%v), want the photo's 970x2204", cfg.Width, cfg.Height, err)
+	}
+	text, err := export.ReadPNGText(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec Record
+	if err := json.Unmarshal([]byte(text["likeness"]), &rec); err != nil {
+		t.Fatalf("likeness chunk: %v", err)
+	}
+	if rec.Settings.Seed != s.Seed || rec.Pack.Files["unet/model.onnx"] == "" || rec.Mode != "mask-guided" || rec.Stats.UNetEvals["denoise"] != 5*s.Steps {
+		t.Fatalf("record %+v", rec)
+	}
+	if p := text["parameters"]; p == "" || !contains(p, "Seed: 1234567890123") || !contains(p, "Steps: 4") {
+		t.Fatalf("parameters chunk %q", p)
+	}
+	// Never over the input, never over an existing file unless asked.
+	if err := Export(in, e, doc, r, ExportOptions{Overwrite: true}); err == nil {
+		t.Fatal("export over the input photo was allowed")
+	}
+	if err := Export(out, e, doc, r, ExportOptions{}); err == nil {
+		t.Fatal("export replaced an existing file without Overwrite")
+	}
+	if err := Export(out, e, doc, r, ExportOptions{Overwrite: true, Output: OutputModelRes}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func contains(s, sub string) bool { return len(s) >= len(sub) && (s == sub || len(sub) == 0 || indexOf(s, sub) >= 0) }
+
+func indexOf(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestStickersKeepTransparency(t *testing.T) {
+	_, e := newTestApp(t, 128)
+	doc, err := OpenPhoto(filepath.Join(testImages(t), "cartoon_head11_rgba.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := Stickers(context.Background(), e, doc, quick(e), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Results) != 4 {
+		t.Fatalf("%d stickers", len(set.Results))
+	}
+	st := set.Sticker(0)
+	if st.Bounds().Dx() != StickerSize || st.Pix[3] != 0 {
+		t.Fatalf("sticker %v, corner alpha %d: want 512x512 with a transparent corner", st.Bounds(), st.Pix[3])
+	}
+	dir := t.TempDir()
+	paths, err := set.Export(dir, "webp", doc, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) != 5 {
+		t.Fatalf("wrote %v", paths)
+	}
+	for _, p := range paths[1:] {
+		if st, err := os.Stat(p); err != nil || st.Size() > StickerMaxWebP {
+			t.Fatalf("%s: %v, %d bytes", p, err, st.Size())
+		}
+	}
+	before := set.Results[2].Latent[0]
+	if err := set.Regenerate(context.Background(), e, doc, 2, 99, nil); err != nil {
+		t.Fatal(err)
+	}
+	if set.Settings[2].Seed != 99 || set.Settings[2].Direction != "laughing" {
+		t.Fatalf("regenerated settings %+v", set.Settings[2])
+	}
+	_ = before
+}
+
+func TestCompareMaskGuidedPreservesMore(t *testing.T) {
+	_, e := newTestApp(t, 128)
+	doc, err := OpenPhoto(filepath.Join(testImages(t), "portrait_astronaut_eileen_collins.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := quick(e)
+	c, err := Compare(context.Background(), e, nil, doc, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Panels) != 4 {
+		t.Fatalf("%d panels", len(c.Panels))
+	}
+	base, guided := c.Panels[2], c.Panels[3]
+	if base.Evals != 4*s.Steps || guided.Evals != 5*s.Steps {
+		t.Fatalf("evaluations: baseline %d, mask-guided %d", base.Evals, guided.Evals)
+	}
+	// The analytic pack confines the text's effect to its region, so outside
+	// the mask both outputs are the same reconstruction; inside, the edit
+	// moves the image away from the input.
+	if d := guided.Metrics.PSNROut - base.Metrics.PSNROut; d < -0.01 || d > 0.01 || math.IsNaN(base.Metrics.PSNROut) {
+		t.Fatalf("PSNR outside the mask: baseline %.2f, mask-guided %.2f", base.Metrics.PSNROut, guided.Metrics.PSNROut)
+	}
+	if !(guided.Metrics.PSNRIn < guided.Metrics.PSNROut) {
+		t.Fatalf("inside the mask PSNR %.2f is not below outside %.2f", guided.Metrics.PSNRIn, guided.Metrics.PSNROut)
+	}
+	img := c.Image()
+	if img.Bounds().Dx() < 4*128 {
+		t.Fatalf("comparison image %v", img.Bounds())
+	}
+}
+
+func TestCreateDemoPack(t *testing.T) {
+	a, err := New(Options{Provider: ort.CPU})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	a.Store.Root = filepath.Join(t.TempDir(), "packs")
+	p, err := a.CreateDemoPack(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	packs, errs := a.Store.List()
+	if len(packs) != 1 || len(errs) != 0 || packs[0].Dir != p.Dir {
+		t.Fatalf("store lists %v %v", packs, errs)
+	}
+	if p2, err := a.CreateDemoPack(context.Background()); err != nil || p2.Dir != p.Dir {
+		t.Fatalf("second call: %v", err)
+	}
+}
