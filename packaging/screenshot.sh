@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# screenshot.sh BIN OUT: runs the desktop app on a virtual X display with the
+# analytic demo pack and a portrait, and saves a screenshot of the screen.
+# Needs Xvfb, xauth and ImageMagick (`make screenshot` installs them).
+set -euo pipefail
+bin=${1:?usage: screenshot.sh BIN OUT}
+out=${2:?usage: screenshot.sh BIN OUT}
+here=$(cd "$(dirname "$0")/.." && pwd)
+photo=${LIKENESS_TESTIMAGES:-$here/../shared/testimages}/portrait_astronaut_eileen_collins.png
+[ -f "$photo" ] || { echo "screenshot: no test photo at $photo (set LIKENESS_TESTIMAGES)" >&2; exit 1; }
+bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+mkdir -p "$(dirname "$out")"
+out=$(cd "$(dirname "$out")" && pwd)/$(basename "$out")
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+display=:99
+export XAUTHORITY=$tmp/Xauthority
+touch "$XAUTHORITY"
+xauth -q add "$display" . "$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+Xvfb "$display" -screen 0 1400x900x24 -auth "$XAUTHORITY" -nolisten tcp >"$tmp/xvfb.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do
+  DISPLAY=$display xdpyinfo >/dev/null 2>&1 && break
+  [ -e /tmp/.X11-unix/X99 ] && break
+  sleep 0.1
+done
+
+# A private data and config home: the demo pack in the store, fresh preferences.
+export XDG_DATA_HOME=$tmp/data XDG_CONFIG_HOME=$tmp/config XDG_CACHE_HOME=${XDG_CACHE_HOME:-$HOME/.cache}
+store=$XDG_DATA_HOME/likeness/packs
+mkdir -p "$store"
+"$bin" models synth --out "$store/likeness-demo" >/dev/null
+
+export DISPLAY=$display LIBGL_ALWAYS_SOFTWARE=1 FYNE_SCALE=${FYNE_SCALE:-1}
+"$bin" "$photo" >"$tmp/app.log" 2>&1 &
+pids+=($!)
+sleep "${SCREENSHOT_WAIT:-8}"
+if ! kill -0 "${pids[1]}" 2>/dev/null; then
+  echo "screenshot: the app exited early:" >&2
+  cat "$tmp/app.log" >&2
+  exit 1
+fi
+import -display "$display" -window root "$out"
+# Threading mistakes show up as "*** Error in Fyne call thread" lines.
+if grep -q '\*\*\*' "$tmp/app.log"; then
+  echo "screenshot: the app logged errors:" >&2
+  grep -A3 '\*\*\*' "$tmp/app.log" >&2
+fi
+echo "screenshot: wrote $out"

@@ -1,0 +1,316 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/widget"
+
+	"likeness/app"
+	"likeness/engine/ort"
+)
+
+var photoExts = []string{".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif", ".JPG", ".JPEG", ".PNG"}
+
+func dirLister(dir string) fyne.ListableURI {
+	if dir == "" {
+		return nil
+	}
+	l, err := storage.ListerForURI(storage.NewFileURI(dir))
+	if err != nil {
+		return nil
+	}
+	return l
+}
+
+func (s *State) openDialog() {
+	d := dialog.NewFileOpen(func(rc fyne.URIReadCloser, err error) {
+		if err != nil {
+			s.showError(err)
+			return
+		}
+		if rc == nil {
+			return
+		}
+		path := rc.URI().Path()
+		rc.Close()
+		s.OpenPhoto(path)
+	}, s.win)
+	d.SetFilter(storage.NewExtensionFileFilter(photoExts))
+	if s.doc != nil && s.doc.Path != "" {
+		d.SetLocation(dirLister(filepath.Dir(s.doc.Path)))
+	}
+	d.Resize(fyne.NewSize(900, 600))
+	d.Show()
+}
+
+func (s *State) installDialog() {
+	folder := widget.NewButton("A pack folder…", func() {
+		d := dialog.NewFolderOpen(func(u fyne.ListableURI, err error) {
+			if err != nil {
+				s.showError(err)
+			} else if u != nil {
+				s.InstallPack(u.Path())
+			}
+		}, s.win)
+		d.Resize(fyne.NewSize(900, 600))
+		d.Show()
+	})
+	zip := widget.NewButton("A .zip file…", func() {
+		d := dialog.NewFileOpen(func(rc fyne.URIReadCloser, err error) {
+			if err != nil {
+				s.showError(err)
+				return
+			}
+			if rc != nil {
+				p := rc.URI().Path()
+				rc.Close()
+				s.InstallPack(p)
+			}
+		}, s.win)
+		d.SetFilter(storage.NewExtensionFileFilter([]string{".zip"}))
+		d.Resize(fyne.NewSize(900, 600))
+		d.Show()
+	})
+	msg := widget.NewLabel("Install a model pack from a folder or a .zip.\nFiles listed in likeness.json are verified by SHA-256.")
+	dialog.ShowCustom("Install pack", "Close", container.NewVBox(msg, folder, zip), s.win)
+}
+
+// exportDialog asks for the output kind and format, then the file.
+func (s *State) exportDialog() {
+	r := s.exportResult()
+	if s.doc == nil || r == nil {
+		s.status("nothing to export yet: run an edit (Ctrl+Enter)")
+		return
+	}
+	out := widget.NewRadioGroup([]string{"Full resolution", "Model-resolution crop"}, nil)
+	out.Required = true
+	out.SetSelected("Full resolution")
+	format := widget.NewRadioGroup([]string{"PNG", "JPEG"}, nil)
+	format.Horizontal = true
+	format.Required = true
+	format.SetSelected("PNG")
+	form := container.NewVBox(out, format, widget.NewLabel("Settings are embedded in the file. The input is never overwritten."))
+	dialog.ShowCustomConfirm("Export", "Choose file…", "Cancel", form, func(ok bool) {
+		if !ok {
+			return
+		}
+		o := app.OutputFull
+		if out.Selected != "Full resolution" {
+			o = app.OutputModelRes
+		}
+		ext := ".png"
+		if format.Selected == "JPEG" {
+			ext = ".jpg"
+		}
+		base := "edit"
+		if s.doc.Path != "" {
+			base = strings.TrimSuffix(filepath.Base(s.doc.Path), filepath.Ext(s.doc.Path))
+		}
+		d := dialog.NewFileSave(func(wc fyne.URIWriteCloser, err error) {
+			if err != nil {
+				s.showError(err)
+				return
+			}
+			if wc == nil {
+				return
+			}
+			path := wc.URI().Path()
+			wc.Close()
+			// The dialog created an empty file: app.Export writes atomically
+			// and refuses to clobber, so replace only that empty file.
+			overwrite := false
+			if st, err := os.Stat(path); err == nil && st.Size() == 0 {
+				overwrite = true
+			}
+			if err := s.Export(path, r, o, overwrite); err != nil {
+				s.showError(err)
+			}
+		}, s.win)
+		d.SetFileName(fmt.Sprintf("%s.likeness-%d%s", base, r.Settings.Seed, ext))
+		d.SetLocation(dirLister(s.outputDir()))
+		d.Resize(fyne.NewSize(900, 600))
+		d.Show()
+	}, s.win)
+}
+
+// showModels lists where each model runs and why a provider was refused.
+func (s *State) showModels() {
+	if s.eng == nil {
+		s.showInfo("Models", "No pack is loaded.")
+		return
+	}
+	e := s.eng
+	lines := []string{
+		fmt.Sprintf("Pack: %s", e.Pack.Name),
+		fmt.Sprintf("Kind: %s, %d px", e.Sig.Kind, e.Sig.Resolution),
+		fmt.Sprintf("Folder: %s", e.Pack.Dir),
+		fmt.Sprintf("ONNX Runtime: %s", ort.InitializedPath()),
+		"",
+		"Where each model runs:",
+	}
+	for _, n := range app.ProviderNotes(e) {
+		lines = append(lines, "  "+n)
+	}
+	if isDemo(e.Pack) {
+		lines = append(lines, "", "demo: tints a region, not a trained editor")
+	}
+	txt := widget.NewLabel(strings.Join(lines, "\n"))
+	txt.Wrapping = fyne.TextWrapWord
+	d := dialog.NewCustom("Models and providers", "Close", container.NewVScroll(txt), s.win)
+	d.Resize(fyne.NewSize(640, 400))
+	d.Show()
+}
+
+// settingsDialog edits the preferences that outlive a photo.
+func (s *State) settingsDialog() {
+	p := s.fa.Preferences()
+	provider := widget.NewSelect([]string{"auto", "cpu", "cuda", "directml"}, nil)
+	provider.SetSelected(p.StringWithFallback(PrefProvider, "auto"))
+	lib := widget.NewEntry()
+	lib.SetText(p.String(PrefORTLib))
+	lib.SetPlaceHolder("default: $LIKENESS_ORT_LIB or the installed library")
+	dirs := widget.NewMultiLineEntry()
+	dirs.SetText(strings.Join(p.StringList(PrefPackDirs), "\n"))
+	dirs.SetPlaceHolder("one folder per line")
+	dirs.SetMinRowsVisible(3)
+	outDir := widget.NewEntry()
+	outDir.SetText(p.String(PrefOutputDir))
+	form := []*widget.FormItem{
+		widget.NewFormItem("Provider", provider),
+		widget.NewFormItem("ONNX Runtime library", lib),
+		widget.NewFormItem("Extra pack folders", dirs),
+		widget.NewFormItem("Output folder", outDir),
+	}
+	d := dialog.NewForm("Settings", "Save", "Cancel", form, func(ok bool) {
+		if !ok {
+			return
+		}
+		if _, err := ort.ParseProvider(provider.Selected); err != nil {
+			s.showError(err)
+			return
+		}
+		oldProv, oldLib := p.String(PrefProvider), p.String(PrefORTLib)
+		p.SetString(PrefProvider, provider.Selected)
+		p.SetString(PrefORTLib, strings.TrimSpace(lib.Text))
+		var list []string
+		for _, l := range strings.Split(dirs.Text, "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				list = append(list, l)
+			}
+		}
+		p.SetStringList(PrefPackDirs, list)
+		p.SetString(PrefOutputDir, strings.TrimSpace(outDir.Text))
+		if strings.TrimSpace(lib.Text) != oldLib {
+			s.showInfo("Settings", "The ONNX Runtime library changes at the next start.")
+		}
+		if s.a == nil {
+			return
+		}
+		s.a.Store.Extra = list
+		s.refreshPacks()
+		if provider.Selected != oldProv && s.pack != nil {
+			prov, _ := ort.ParseProvider(provider.Selected)
+			s.a.Opts.Provider = prov
+			s.cancelJob("provider changed")
+			if err := s.a.Unload(s.pack.Dir); err != nil {
+				s.showError(err)
+			}
+			s.eng = nil
+			s.LoadPack(s.pack)
+		}
+	}, s.win)
+	d.Resize(fyne.NewSize(640, 420))
+	d.Show()
+}
+
+// ---- menu and shortcuts ----
+
+func (s *State) installShortcuts() {
+	c := s.win.Canvas()
+	add := func(k fyne.KeyName, fn func()) {
+		c.AddShortcut(&desktop.CustomShortcut{KeyName: k, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) { fn() })
+	}
+	add(fyne.KeyO, s.openDialog)
+	add(fyne.KeyE, s.exportDialog)
+	add(fyne.KeyM, s.PreviewMask)
+	add(fyne.KeyZ, s.Undo)
+	add(fyne.KeyReturn, s.Edit)
+	add(fyne.KeyEnter, s.Edit)
+	c.SetOnTypedKey(func(ev *fyne.KeyEvent) {
+		if ev.Name == fyne.KeyEscape {
+			s.Cancel()
+		}
+	})
+}
+
+func sc(k fyne.KeyName) fyne.Shortcut {
+	return &desktop.CustomShortcut{KeyName: k, Modifier: fyne.KeyModifierShortcutDefault}
+}
+
+func item(label string, k fyne.KeyName, fn func()) *fyne.MenuItem {
+	it := fyne.NewMenuItem(label, fn)
+	if k != "" {
+		it.Shortcut = sc(k)
+	}
+	return it
+}
+
+// updateMenu (re)builds the main menu, with the recent files.
+func (s *State) updateMenu() {
+	recent := fyne.NewMenuItem("Recent", nil)
+	var items []*fyne.MenuItem
+	for _, p := range s.fa.Preferences().StringList(PrefRecent) {
+		p := p
+		items = append(items, fyne.NewMenuItem(p, func() { s.OpenPhoto(p) }))
+	}
+	if len(items) == 0 {
+		it := fyne.NewMenuItem("(none)", nil)
+		it.Disabled = true
+		items = append(items, it)
+	}
+	recent.ChildMenu = fyne.NewMenu("", items...)
+	file := fyne.NewMenu("File",
+		item("Open…", fyne.KeyO, s.openDialog), recent,
+		item("Export…", fyne.KeyE, s.exportDialog),
+		fyne.NewMenuItemSeparator(),
+		item("Install pack…", "", s.installDialog),
+		item("Create demo pack", "", s.CreateDemo),
+		item("Settings…", "", s.settingsDialog),
+	)
+	mask := fyne.NewMenu("Mask",
+		item("Preview mask", fyne.KeyM, s.PreviewMask),
+		item("Undo paint", fyne.KeyZ, s.Undo),
+		item("Reset to computed mask", "", s.ResetMask),
+	)
+	edit := fyne.NewMenu("Edit",
+		item("Run edit", fyne.KeyReturn, s.Edit),
+		item("Cancel (Esc)", "", s.Cancel),
+		fyne.NewMenuItemSeparator(),
+		item("Compare", "", func() { s.w.tabs.SelectIndex(1); s.RunCompare() }),
+		item("Stickers", "", func() { s.w.tabs.SelectIndex(2); s.RunStickers() }),
+	)
+	help := fyne.NewMenu("Help",
+		item("Models and providers…", "", s.showModels),
+		item("About Likeness", "", func() {
+			s.showInfo("About Likeness", "Likeness "+app.Version+"\nFeature-preserving portrait editing:\nthree-way guidance (image tokens, input latent, text),\na mask the model computes itself, and mask-guided denoising.")
+		}),
+	)
+	s.win.SetMainMenu(fyne.NewMainMenu(file, mask, edit, help))
+}
+
+// errNoORT wraps app.New's failure with how to fix it.
+func errNoORT(err error) error {
+	if errors.Is(err, ort.ErrNoLibrary) {
+		return fmt.Errorf("%w\n\nRun `make ort` or set %s (or Settings ▸ ONNX Runtime library)", err, ort.EnvLibrary)
+	}
+	return err
+}

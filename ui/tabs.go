@@ -1,0 +1,273 @@
+package ui
+
+import (
+	"fmt"
+	"image"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"likeness/engine/export"
+)
+
+// compareView is the QA tab: every panel with its metrics, one zoom for all,
+// and a before/after split of a chosen pair.
+type compareView struct {
+	s       *State
+	content fyne.CanvasObject
+	panels  *fyne.Container
+	zoom    *widget.Slider
+	a, b    *widget.Select
+	split   *widget.Slider
+	splitIm *canvas.Image
+	imgs    []*canvas.Image
+	info    *widget.Label
+}
+
+func newCompareView(s *State) *compareView {
+	v := &compareView{s: s}
+	run := widget.NewButtonWithIcon("Run comparison", theme.MediaPlayIcon(), s.RunCompare)
+	run.Importance = widget.HighImportance
+	exp := widget.NewButtonWithIcon("Export comparison…", theme.DocumentSaveIcon(), v.exportDialog)
+	v.zoom = widget.NewSlider(128, 768)
+	v.zoom.Value = 256
+	v.zoom.OnChanged = func(float64) { v.applyZoom() }
+	v.panels = container.NewHBox()
+	v.a = widget.NewSelect(nil, func(string) { v.updateSplit() })
+	v.b = widget.NewSelect(nil, func(string) { v.updateSplit() })
+	v.split = widget.NewSlider(0, 1)
+	v.split.Step = 0.01
+	v.split.Value = 0.5
+	v.split.OnChanged = func(float64) { v.updateSplit() }
+	v.splitIm = canvas.NewImageFromImage(nil)
+	v.splitIm.FillMode = canvas.ImageFillContain
+	v.info = widget.NewLabel("Runs input | mask | baseline | mask-guided with the same seed (and SDEdit when an sd pack is installed).")
+	v.info.Wrapping = fyne.TextWrapWord
+	top := container.NewBorder(nil, nil, container.NewHBox(run, exp, widget.NewLabel("Zoom")), nil, v.zoom)
+	splitBar := container.NewBorder(nil, nil,
+		container.NewHBox(widget.NewLabel("Split"), container.NewGridWrap(fyne.NewSize(180, v.a.MinSize().Height), v.a), widget.NewLabel("|"), container.NewGridWrap(fyne.NewSize(180, v.b.MinSize().Height), v.b)),
+		nil, v.split)
+	panels := container.NewScroll(v.panels)
+	splitArea := container.NewBorder(splitBar, nil, nil, nil, v.splitIm)
+	v.content = container.NewBorder(container.NewVBox(top, v.info), nil, nil, nil, container.NewVSplit(panels, splitArea))
+	return v
+}
+
+func (v *compareView) applyZoom() {
+	z := float32(v.zoom.Value)
+	for _, im := range v.imgs {
+		im.SetMinSize(fyne.NewSize(z, z))
+	}
+	v.panels.Refresh()
+}
+
+func fmtMetric(x float64) string {
+	if x > 1e9 {
+		return "∞"
+	}
+	return fmt.Sprintf("%.1f", x)
+}
+
+// updateCompareView shows s.comparison.
+func (s *State) updateCompareView() {
+	v := s.w.cmp
+	v.panels.RemoveAll()
+	v.imgs = nil
+	c := s.comparison
+	if c == nil {
+		v.a.SetOptions(nil)
+		v.b.SetOptions(nil)
+		v.splitIm.Image = nil
+		v.splitIm.Refresh()
+		return
+	}
+	var labels []string
+	for _, p := range c.Panels {
+		im := canvas.NewImageFromImage(p.Image)
+		im.FillMode = canvas.ImageFillContain
+		im.ScaleMode = canvas.ImageScalePixels
+		v.imgs = append(v.imgs, im)
+		txt := p.Label
+		if p.Metrics != nil {
+			m := p.Metrics
+			txt += fmt.Sprintf("\nPSNR in %s / out %s dB\nSSIM in %.3f / out %.3f", fmtMetric(m.PSNRIn), fmtMetric(m.PSNROut), m.SSIMIn, m.SSIMOut)
+		}
+		if p.Evals > 0 {
+			txt += fmt.Sprintf("\nUNet evals %d · %.1f s", p.Evals, p.Time.Seconds())
+		}
+		lbl := widget.NewLabel(txt)
+		v.panels.Add(container.NewBorder(nil, lbl, nil, nil, im))
+		labels = append(labels, p.Label)
+	}
+	v.info.SetText(fmt.Sprintf("seed %d · mask area %.0f%% · metrics: PSNR/SSIM against the input inside (in) and outside (out) the mask",
+		c.Settings.Seed, 100*c.MaskArea))
+	v.a.SetOptions(labels)
+	v.b.SetOptions(labels)
+	if len(labels) >= 4 {
+		v.a.SetSelected(labels[2])
+		v.b.SetSelected(labels[3])
+	}
+	v.applyZoom()
+	v.updateSplit()
+}
+
+func (v *compareView) panel(label string) *image.NRGBA {
+	c := v.s.comparison
+	if c == nil {
+		return nil
+	}
+	for _, p := range c.Panels {
+		if p.Label == label {
+			return p.Image
+		}
+	}
+	return nil
+}
+
+// updateSplit draws A left of the split line and B right of it.
+func (v *compareView) updateSplit() {
+	a, b := v.panel(v.a.Selected), v.panel(v.b.Selected)
+	if a == nil || b == nil || a.Bounds() != b.Bounds() {
+		v.splitIm.Image = nil
+		v.splitIm.Refresh()
+		return
+	}
+	r := a.Bounds()
+	out := image.NewNRGBA(r)
+	cut := int(v.split.Value * float64(r.Dx()))
+	for y := 0; y < r.Dy(); y++ {
+		row := y * out.Stride
+		copy(out.Pix[row:row+4*cut], a.Pix[y*a.Stride:y*a.Stride+4*cut])
+		copy(out.Pix[row+4*cut:row+4*r.Dx()], b.Pix[y*b.Stride+4*cut:y*b.Stride+4*r.Dx()])
+		if cut < r.Dx() {
+			i := row + 4*cut
+			out.Pix[i], out.Pix[i+1], out.Pix[i+2], out.Pix[i+3] = 255, 255, 255, 255
+		}
+	}
+	v.splitIm.Image = out
+	v.splitIm.Refresh()
+}
+
+func (v *compareView) exportDialog() {
+	s := v.s
+	c := s.comparison
+	if c == nil || s.doc == nil {
+		s.status("run a comparison first")
+		return
+	}
+	d := dialog.NewFileSave(func(wc fyne.URIWriteCloser, err error) {
+		if err != nil {
+			s.showError(err)
+			return
+		}
+		if wc == nil {
+			return
+		}
+		path := wc.URI().Path()
+		wc.Close()
+		if err := export.Write(path, c.Image(), nil, export.WriteOptions{Overwrite: true, Protect: []string{s.doc.Path}}); err != nil {
+			s.showError(err)
+			return
+		}
+		s.fa.Preferences().SetString(PrefOutputDir, filepath.Dir(path))
+		s.status("exported " + path)
+	}, s.win)
+	base := strings.TrimSuffix(filepath.Base(s.doc.Path), filepath.Ext(s.doc.Path))
+	d.SetFileName(base + ".compare.png")
+	d.SetLocation(dirLister(s.outputDir()))
+	d.Resize(fyne.NewSize(900, 600))
+	d.Show()
+}
+
+// stickerView is the stickers tab: the 2x2 sheet, regenerate, export.
+type stickerView struct {
+	s       *State
+	content fyne.CanvasObject
+	sheet   *canvas.Image
+	which   *widget.Select
+	format  *widget.Select
+	info    *widget.Label
+}
+
+func newStickerView(s *State) *stickerView {
+	v := &stickerView{s: s}
+	gen := widget.NewButtonWithIcon("Generate stickers", theme.MediaPlayIcon(), s.RunStickers)
+	gen.Importance = widget.HighImportance
+	v.which = widget.NewSelect(nil, nil)
+	v.which.PlaceHolder = "sticker"
+	regen := widget.NewButtonWithIcon("New seed", theme.MediaReplayIcon(), func() {
+		if s.stickers == nil {
+			s.status("generate the stickers first")
+			return
+		}
+		for i, d := range s.stickers.Directions {
+			if d.Label == v.which.Selected {
+				s.RegenerateSticker(i, rand.Uint64N(1<<31))
+				return
+			}
+		}
+		s.status("choose which sticker to regenerate")
+	})
+	v.format = widget.NewSelect([]string{"png", "webp"}, nil)
+	v.format.SetSelected("png")
+	exp := widget.NewButtonWithIcon("Export sheet + stickers…", theme.DocumentSaveIcon(), v.exportDialog)
+	v.sheet = canvas.NewImageFromImage(nil)
+	v.sheet.FillMode = canvas.ImageFillContain
+	v.info = widget.NewLabel("Edits the photo in each of the pack's directions with one seed: a 2x2 sheet and four 512 px stickers.")
+	v.info.Wrapping = fyne.TextWrapWord
+	bar := container.NewHBox(gen, widget.NewSeparator(), container.NewGridWrap(fyne.NewSize(200, v.which.MinSize().Height), v.which), regen, widget.NewSeparator(), v.format, exp)
+	v.content = container.NewBorder(container.NewVBox(bar, v.info), nil, nil, nil, v.sheet)
+	return v
+}
+
+func (s *State) updateStickerView() {
+	v := s.w.stk
+	if s.stickers == nil {
+		v.sheet.Image = nil
+		v.sheet.Refresh()
+		v.which.SetOptions(nil)
+		return
+	}
+	v.sheet.Image = s.stickers.Sheet()
+	v.sheet.Refresh()
+	var labels []string
+	for _, d := range s.stickers.Directions {
+		labels = append(labels, d.Label)
+	}
+	v.which.SetOptions(labels)
+}
+
+func (v *stickerView) exportDialog() {
+	s := v.s
+	if s.stickers == nil || s.doc == nil {
+		s.status("generate the stickers first")
+		return
+	}
+	set, doc := s.stickers, s.doc
+	d := dialog.NewFolderOpen(func(u fyne.ListableURI, err error) {
+		if err != nil {
+			s.showError(err)
+			return
+		}
+		if u == nil {
+			return
+		}
+		paths, err := set.Export(u.Path(), v.format.Selected, doc, false)
+		if err != nil {
+			s.showError(err)
+			return
+		}
+		s.fa.Preferences().SetString(PrefOutputDir, u.Path())
+		s.status(fmt.Sprintf("exported %d files to %s", len(paths), u.Path()))
+	}, s.win)
+	d.SetLocation(dirLister(s.outputDir()))
+	d.Resize(fyne.NewSize(900, 600))
+	d.Show()
+}

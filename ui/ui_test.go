@@ -1,0 +1,447 @@
+package ui
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"image"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"likeness/app"
+	"likeness/engine/export"
+	"likeness/models/synth"
+)
+
+// harness drives the real window; posted UI work is queued and run on the
+// test goroutine, which plays the UI goroutine.
+type harness struct {
+	t   *testing.T
+	s   *State
+	win fyne.Window
+	q   chan func()
+}
+
+func testImages(t *testing.T) string {
+	if d := os.Getenv("LIKENESS_TESTIMAGES"); d != "" {
+		return d
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "..", "shared", "testimages")
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			t.Fatal("no go.mod above the test folder; set LIKENESS_TESTIMAGES")
+		}
+		dir = up
+	}
+}
+
+// newHarness makes a window over a store holding a small analytic pack.
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	a, err := app.New(app.Options{Provider: "cpu"})
+	if err != nil {
+		t.Fatalf("ONNX Runtime is needed for the UI tests (run `make ort` or set LIKENESS_ORT_LIB): %v", err)
+	}
+	t.Cleanup(func() { a.Close() })
+	root := t.TempDir()
+	a.Store.Root = root
+	a.Store.Extra = nil
+	if _, err := synth.Write(filepath.Join(root, app.DemoPackName), synth.Options{Kind: "mcdm", Resolution: 128}); err != nil {
+		t.Fatal(err)
+	}
+	fa := test.NewApp()
+	t.Cleanup(fa.Quit)
+	w := test.NewWindow(nil)
+	w.Resize(fyne.NewSize(1200, 800))
+	h := &harness{t: t, win: w, q: make(chan func(), 4096)}
+	s := newState(fa, w)
+	s.post = func(fn func()) { h.q <- fn }
+	s.build()
+	h.s = s
+	s.Attach(a)
+	h.idle()
+	if s.eng == nil {
+		t.Fatalf("pack did not load: %v", s.LastErr)
+	}
+	// Small settings so the tests run fast under -race.
+	s.settings.Steps, s.settings.MaskSeeds, s.settings.MaskNoiseSteps = 4, 2, 2
+	s.syncSettingsToWidgets()
+	return h
+}
+
+// idle runs posted UI work until no background work is left.
+func (h *harness) idle() {
+	h.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		select {
+		case fn := <-h.q:
+			fn()
+			continue
+		default:
+		}
+		if h.s.busy.Load() == 0 && len(h.q) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatal("background work did not finish")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func (h *harness) open(name string) {
+	h.t.Helper()
+	h.s.OpenPhoto(filepath.Join(testImages(h.t), name))
+	h.idle()
+	if h.s.doc == nil {
+		h.t.Fatalf("photo %s did not open: %v", name, h.s.LastErr)
+	}
+}
+
+func countOn(img image.Image) int {
+	if img == nil {
+		return 0
+	}
+	m := img.(*image.NRGBA)
+	n := 0
+	for i := 3; i < len(m.Pix); i += 4 {
+		if m.Pix[i] > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+const astronaut = "portrait_astronaut_eileen_collins.png"
+
+func TestStartupLoadsPack(t *testing.T) {
+	h := newHarness(t)
+	s := h.s
+	if s.w.packSel.Selected == "" || !strings.Contains(s.w.packSel.Selected, "mcdm") {
+		t.Errorf("pack picker shows %q", s.w.packSel.Selected)
+	}
+	if s.w.packNote.Hidden || !strings.Contains(s.w.packNote.Text, "demo") {
+		t.Errorf("demo pack not labelled: %q", s.w.packNote.Text)
+	}
+	if len(s.w.direction.Options) == 0 {
+		t.Error("no directions in the picker")
+	}
+	if got := s.fa.Preferences().String(PrefLastPack); got != s.pack.Dir {
+		t.Errorf("last pack preference %q, want %q", got, s.pack.Dir)
+	}
+}
+
+func TestFirstRunOffersDemo(t *testing.T) {
+	a, err := app.New(app.Options{Provider: "cpu"})
+	if err != nil {
+		t.Fatalf("ONNX Runtime is needed for the UI tests: %v", err)
+	}
+	a.Store.Root, a.Store.Extra = t.TempDir(), nil
+	fa := test.NewApp()
+	defer fa.Quit()
+	w := test.NewWindow(nil)
+	s := newState(fa, w)
+	s.build()
+	s.Attach(a)
+	if s.w.firstRun.Hidden {
+		t.Fatal("first run: no offer to create the demo pack")
+	}
+	if !strings.Contains(s.w.packNote.Text, "No model pack") {
+		t.Errorf("first-run note %q", s.w.packNote.Text)
+	}
+}
+
+func TestMaskLambdaPaintUndo(t *testing.T) {
+	h := newHarness(t)
+	s := h.s
+	h.open(astronaut)
+	test.Tap(s.w.previewMask)
+	h.idle()
+	m := s.doc.Mask()
+	if m == nil {
+		t.Fatalf("no mask after preview: %v", s.LastErr)
+	}
+	evals, calls := m.Stats.TotalEvals(), s.ModelCalls
+	if evals == 0 {
+		t.Fatal("mask reported no UNet evaluations")
+	}
+	before := countOn(s.OverlayShown())
+
+	// λ re-thresholds the cached mask: the overlay changes, no model runs.
+	s.w.lambda.slider.SetValue(0.05)
+	h.idle()
+	low := countOn(s.OverlayShown())
+	s.w.lambda.slider.SetValue(0.9)
+	h.idle()
+	high := countOn(s.OverlayShown())
+	if low <= high {
+		t.Errorf("overlay did not follow λ: %d cells at 0.05, %d at 0.9 (%d before)", low, high, before)
+	}
+	if s.doc.Mask() != m || m.Stats.TotalEvals() != evals || s.ModelCalls != calls || s.Running() != "" {
+		t.Errorf("moving λ ran a model: evals %d -> %d, calls %d -> %d", evals, s.doc.Mask().Stats.TotalEvals(), calls, s.ModelCalls)
+	}
+	if s.settings.Lambda != 0.9 || s.w.lambda.entry.Text != "0.90" {
+		t.Errorf("λ %v, entry %q", s.settings.Lambda, s.w.lambda.entry.Text)
+	}
+
+	// Reset buttons and double-click on the label restore the pack default.
+	test.Tap(s.w.lambda.reset)
+	if s.settings.Lambda != s.defaults.Lambda {
+		t.Errorf("reset λ to %v, want %v", s.settings.Lambda, s.defaults.Lambda)
+	}
+	s.w.s3.slider.SetValue(9)
+	test.DoubleTap(s.w.s3.row.(*fyne.Container).Objects[1].(*fyne.Container).Objects[0].(*resetLabel))
+	if s.settings.S3 != s.defaults.S3 {
+		t.Errorf("double-click reset s3 to %v, want %v", s.settings.S3, s.defaults.S3)
+	}
+	if s.doc.Mask() != m || s.ModelCalls != calls {
+		t.Error("resetting sliders ran a model")
+	}
+
+	// Paint a stroke in the centre of the crop, then undo it.
+	s.w.lambda.slider.SetValue(1) // nothing above λ: an empty mask to paint on
+	h.idle()
+	if n := countOn(s.OverlayShown()); n != 0 {
+		t.Fatalf("mask at λ=1 has %d cells", n)
+	}
+	s.w.paintMode.SetSelected("Add")
+	v := s.w.view
+	c := v.crop
+	mid := v.toCanvas((c.Min.X+c.Max.X)/2, (c.Min.Y+c.Max.Y)/2)
+	v.Dragged(&fyne.DragEvent{PointEvent: fyne.PointEvent{Position: mid}, Dragged: fyne.Delta{DX: 1}})
+	v.Dragged(&fyne.DragEvent{PointEvent: fyne.PointEvent{Position: mid.Add(fyne.NewPos(20, 0))}, Dragged: fyne.Delta{DX: 20}})
+	v.DragEnd()
+	painted := countOn(s.OverlayShown())
+	if painted == 0 || !s.doc.Painted() {
+		t.Fatalf("painting added no cells (%d)", painted)
+	}
+	if s.doc.Mask().Stats.TotalEvals() != evals || s.ModelCalls != calls {
+		t.Error("painting ran a model")
+	}
+	test.Tap(s.w.undo)
+	if n := countOn(s.OverlayShown()); n != 0 || s.doc.Painted() {
+		t.Errorf("undo left %d painted cells", n)
+	}
+	// Erase after add, then reset.
+	v.Tapped(&fyne.PointEvent{Position: mid})
+	if countOn(s.OverlayShown()) == 0 {
+		t.Fatal("a tap painted nothing")
+	}
+	test.Tap(s.w.reset)
+	if s.doc.Painted() {
+		t.Error("reset kept the paint")
+	}
+}
+
+func TestEditHistoryExport(t *testing.T) {
+	h := newHarness(t)
+	s := h.s
+	h.open(astronaut)
+	test.Tap(s.w.edit)
+	h.idle()
+	if s.LastErr != nil {
+		t.Fatalf("edit failed: %v", s.LastErr)
+	}
+	hist := s.History()
+	if len(hist) != 1 {
+		t.Fatalf("history has %d entries, want 1", len(hist))
+	}
+	if hist[0].Stats.TotalEvals() == 0 {
+		t.Error("edit reported no UNet evaluations")
+	}
+	if got := len(s.w.history.Objects); got != 2 { // original + one result
+		t.Errorf("history strip has %d thumbnails, want 2", got)
+	}
+	if s.shown != hist[0] {
+		t.Error("the new result is not shown")
+	}
+	// Selecting the original, then the result, restores its settings.
+	test.Tap(s.w.history.Objects[0].(*thumb))
+	if s.shown != nil {
+		t.Error("original not shown")
+	}
+	s.w.seed.SetText("777")
+	test.Tap(s.w.history.Objects[1].(*thumb))
+	if s.shown != hist[0] || s.w.seed.Text != strconv.FormatUint(hist[0].Settings.Seed, 10) {
+		t.Errorf("selecting the result did not restore its seed: %q", s.w.seed.Text)
+	}
+
+	if rec := s.fa.Preferences().StringList(PrefRecent); len(rec) == 0 || !strings.HasSuffix(rec[0], astronaut) {
+		t.Errorf("recent files %v", rec)
+	}
+
+	dir := t.TempDir()
+	out := filepath.Join(dir, "astronaut.likeness.png")
+	if err := s.Export(out, s.exportResult(), app.OutputFull, false); err != nil {
+		t.Fatal(err)
+	}
+	txt, err := export.ReadPNGText(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if txt["parameters"] == "" {
+		t.Error("no A1111 parameters in the export")
+	}
+	var rec app.Record
+	if err := json.Unmarshal([]byte(txt["likeness"]), &rec); err != nil {
+		t.Fatalf("likeness metadata: %v", err)
+	}
+	if rec.Settings.Seed != hist[0].Settings.Seed || !strings.HasSuffix(rec.Input, astronaut) {
+		t.Errorf("metadata %+v", rec)
+	}
+	if got := s.fa.Preferences().String(PrefOutputDir); got != dir {
+		t.Errorf("output folder remembered as %q", got)
+	}
+	// Never over the input.
+	if err := s.Export(s.doc.Path, hist[0], app.OutputFull, true); err == nil {
+		t.Error("export over the input photo was allowed")
+	}
+	// Model-resolution JPEG.
+	jp := filepath.Join(dir, "crop.jpg")
+	if err := s.Export(jp, hist[0], app.OutputModelRes, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(jp); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestCancelEdit(t *testing.T) {
+	h := newHarness(t)
+	s := h.s
+	h.open(astronaut)
+	s.w.steps.SetText("1000")
+	if s.settings.Steps != 1000 {
+		t.Fatalf("steps %d", s.settings.Steps)
+	}
+	test.Tap(s.w.edit)
+	if s.Running() != jobEdit || s.w.cancel.Disabled() {
+		t.Fatalf("edit not running (%q)", s.Running())
+	}
+	test.Tap(s.w.cancel)
+	h.idle()
+	if !errors.Is(s.LastErr, context.Canceled) {
+		t.Fatalf("job ended with %v, want cancellation", s.LastErr)
+	}
+	if n := len(s.History()); n != 0 {
+		t.Errorf("cancelled edit left %d history entries", n)
+	}
+	if !strings.Contains(s.w.status.Text, "cancelled") {
+		t.Errorf("status %q does not say cancelled", s.w.status.Text)
+	}
+
+	// Changing an input while an edit runs cancels it, and says why.
+	test.Tap(s.w.edit)
+	s.w.s3.slider.SetValue(2.5)
+	h.idle()
+	if !errors.Is(s.LastErr, context.Canceled) || !strings.Contains(s.w.status.Text, "s3 changed") {
+		t.Errorf("input change: err %v, status %q", s.LastErr, s.w.status.Text)
+	}
+	if len(s.History()) != 0 {
+		t.Error("history entry after a cancelled edit")
+	}
+}
+
+func TestBrokenFileShowsError(t *testing.T) {
+	h := newHarness(t)
+	s := h.s
+	s.OpenPhoto(filepath.Join(testImages(t), "bad_truncated.jpg"))
+	h.idle()
+	if s.doc != nil || s.LastErr == nil {
+		t.Fatalf("broken file opened (err %v)", s.LastErr)
+	}
+	top := h.win.Canvas().Overlays().Top()
+	if top == nil {
+		t.Fatal("no error dialog")
+	}
+	if !containsText(top, "bad_truncated.jpg") {
+		t.Error("the error dialog does not name the file")
+	}
+	_ = dialog.NewError // the dialog is fyne's error dialog
+}
+
+func containsText(o fyne.CanvasObject, want string) bool {
+	for _, c := range test.LaidOutObjects(o) {
+		switch w := c.(type) {
+		case *widget.Label:
+			if strings.Contains(w.Text, want) {
+				return true
+			}
+		case *widget.RichText:
+			if strings.Contains(w.String(), want) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func TestCropMoveResets(t *testing.T) {
+	h := newHarness(t)
+	s := h.s
+	h.open("portrait_biden_970x2204.jpg")
+	c0 := s.doc.Crop()
+	test.Tap(s.w.previewMask)
+	h.idle()
+	v := s.w.view
+	mid := v.toCanvas((c0.Min.X+c0.Max.X)/2, (c0.Min.Y+c0.Max.Y)/2)
+	v.Dragged(&fyne.DragEvent{PointEvent: fyne.PointEvent{Position: mid}, Dragged: fyne.Delta{DY: -1}})
+	v.Dragged(&fyne.DragEvent{PointEvent: fyne.PointEvent{Position: mid.Add(fyne.NewPos(0, -60))}, Dragged: fyne.Delta{DY: -60}})
+	v.DragEnd()
+	c1 := s.doc.Crop()
+	if c1 == c0 || c1.Dx() != c1.Dy() || c1.Min.Y >= c0.Min.Y {
+		t.Fatalf("crop %v -> %v", c0, c1)
+	}
+	if s.doc.Mask() != nil {
+		t.Error("moving the crop kept the old mask")
+	}
+}
+
+func TestCompareAndStickers(t *testing.T) {
+	h := newHarness(t)
+	s := h.s
+	h.open(astronaut)
+	s.RunCompare()
+	h.idle()
+	if s.comparison == nil {
+		t.Fatalf("compare: %v", s.LastErr)
+	}
+	if n := len(s.w.cmp.imgs); n < 4 {
+		t.Errorf("compare shows %d panels", n)
+	}
+	if s.w.cmp.splitIm.Image == nil {
+		t.Error("no before/after split")
+	}
+	s.RunStickers()
+	h.idle()
+	if s.stickers == nil || s.w.stk.sheet.Image == nil {
+		t.Fatalf("stickers: %v", s.LastErr)
+	}
+	seed := s.stickers.Settings[0].Seed
+	s.RegenerateSticker(0, seed+1)
+	h.idle()
+	if s.stickers.Settings[0].Seed != seed+1 {
+		t.Errorf("sticker 0 seed %d", s.stickers.Settings[0].Seed)
+	}
+	paths, err := s.stickers.Export(t.TempDir(), "png", s.doc, false)
+	if err != nil || len(paths) != 1+len(s.stickers.Directions) {
+		t.Errorf("sticker export %v %v", paths, err)
+	}
+}

@@ -1,0 +1,671 @@
+package ui
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"math/rand/v2"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"likeness/app"
+	"likeness/engine/compose"
+)
+
+// widgets are the window's controls; State drives them.
+type widgets struct {
+	view *photoView
+	tabs *container.AppTabs
+
+	packSel  *widget.Select
+	packInfo *widget.Button
+	packNote *widget.Label
+	firstRun *fyne.Container
+
+	direction *widget.Select
+	target    *widget.Entry
+	subject   *widget.SelectEntry
+	steps     *widget.Entry
+	seed      *widget.Entry
+	scheduler *widget.Select
+	s1        *sliderRow
+	s2        *sliderRow
+	s3        *sliderRow
+	lambda    *sliderRow
+
+	previewMask *widget.Button
+	showMask    *widget.Check
+	opacity     *widget.Slider
+	paintMode   *widget.RadioGroup
+	brush       *widget.Slider
+	undo        *widget.Button
+	reset       *widget.Button
+	softMap     *canvas.Image
+	maskInfo    *widget.Label
+
+	preserve *widget.Check
+	useMask  *widget.Check
+	edit     *widget.Button
+	export   *widget.Button
+
+	progress *widget.ProgressBar
+	status   *widget.Label
+	cancel   *widget.Button
+	zoomLbl  *widget.Label
+
+	history *fyne.Container
+
+	cmp *compareView
+	stk *stickerView
+
+	syncing bool // settings are being copied into widgets: no change events
+}
+
+// sliderRow is a labelled slider with a numeric entry and a reset button.
+type sliderRow struct {
+	slider *widget.Slider
+	entry  *widget.Entry
+	reset  *widget.Button
+	row    fyne.CanvasObject
+	format string
+}
+
+func newSliderRow(label string, lo, hi, step float64, format string, set func(float64), reset func()) *sliderRow {
+	r := &sliderRow{format: format}
+	r.slider = widget.NewSlider(lo, hi)
+	r.slider.Step = step
+	r.entry = widget.NewEntry()
+	r.reset = widget.NewButtonWithIcon("", theme.ViewRefreshIcon(), reset)
+	r.slider.OnChanged = func(v float64) {
+		txt := fmt.Sprintf(format, v)
+		r.entry.SetText(txt)
+		if rv, err := strconv.ParseFloat(txt, 64); err == nil {
+			v = rv // the slider's step arithmetic leaves 0.35000000000000003
+		}
+		set(v)
+	}
+	r.entry.OnSubmitted = func(t string) {
+		v, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
+		if err != nil {
+			r.entry.SetText(fmt.Sprintf(format, r.slider.Value))
+			return
+		}
+		v = max(lo, min(hi, v))
+		r.slider.SetValue(v)
+		r.entry.SetText(fmt.Sprintf(format, v))
+	}
+	lbl := newResetLabel(label, reset)
+	right := container.NewHBox(container.NewGridWrap(fyne.NewSize(72, r.entry.MinSize().Height), r.entry), r.reset)
+	r.row = container.NewBorder(nil, nil, container.NewGridWrap(fyne.NewSize(96, lbl.MinSize().Height), lbl), right, r.slider)
+	return r
+}
+
+func (r *sliderRow) set(v float64) {
+	r.slider.Value = v
+	r.slider.Refresh()
+	r.entry.SetText(fmt.Sprintf(r.format, v))
+}
+
+// resetLabel is a slider's label: double-click resets the slider.
+type resetLabel struct {
+	widget.Label
+	reset func()
+}
+
+func newResetLabel(text string, reset func()) *resetLabel {
+	l := &resetLabel{reset: reset}
+	l.Text = text
+	l.ExtendBaseWidget(l)
+	return l
+}
+
+// DoubleTapped resets to the pack default.
+func (l *resetLabel) DoubleTapped(*fyne.PointEvent) { l.reset() }
+
+func heading(t string) *widget.Label {
+	return widget.NewLabelWithStyle(t, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+}
+
+// build makes the window's content.
+func (s *State) build() {
+	w := &widgets{}
+	s.w = w
+	w.view = newPhotoView(s)
+
+	// Pack.
+	w.packSel = widget.NewSelect(nil, func(name string) {
+		if w.syncing {
+			return
+		}
+		for _, p := range s.packs {
+			if packLabel(p) == name && (s.pack == nil || p.Dir != s.pack.Dir) {
+				s.inputsChanged("pack", true)
+				s.LoadPack(p)
+			}
+		}
+	})
+	w.packSel.PlaceHolder = "(no pack)"
+	w.packInfo = widget.NewButtonWithIcon("", theme.InfoIcon(), s.showModels)
+	w.packNote = widget.NewLabel("")
+	w.packNote.Wrapping = fyne.TextWrapWord
+	w.packNote.Importance = widget.WarningImportance
+	demo := widget.NewButtonWithIcon("Create demo pack", theme.ContentAddIcon(), s.CreateDemo)
+	install := widget.NewButtonWithIcon("Install pack…", theme.DownloadIcon(), s.installDialog)
+	w.firstRun = container.NewVBox(demo, install)
+	w.firstRun.Hide()
+
+	// Settings.
+	w.direction = widget.NewSelect(nil, func(label string) {
+		if w.syncing || s.eng == nil {
+			return
+		}
+		for _, d := range s.eng.Manifest().Directions {
+			if d.Label == label {
+				s.settings.Direction = d.ID
+			}
+		}
+		s.inputsChanged("direction", true)
+	})
+	w.target = widget.NewEntry()
+	w.target.SetPlaceHolder("or describe a target (wins)")
+	w.target.OnChanged = func(t string) {
+		if w.syncing {
+			return
+		}
+		s.settings.Target = strings.TrimSpace(t)
+		s.inputsChanged("target", true)
+	}
+	w.subject = widget.NewSelectEntry(nil)
+	w.subject.SetPlaceHolder("subject, e.g. a woman")
+	w.subject.OnChanged = func(t string) {
+		if w.syncing {
+			return
+		}
+		s.settings.Subject = strings.TrimSpace(t)
+		s.inputsChanged("subject", true)
+	}
+	w.steps = widget.NewEntry()
+	w.steps.OnChanged = func(t string) {
+		if w.syncing {
+			return
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(t))
+		if err != nil || n < 1 || n > 1000 {
+			return
+		}
+		s.settings.Steps = n
+		s.settings.MaskNoiseSteps = max(1, min(s.defaults.MaskNoiseSteps, n))
+		s.inputsChanged("steps", true)
+	}
+	w.seed = widget.NewEntry()
+	w.seed.OnChanged = func(t string) {
+		if w.syncing {
+			return
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(t), 10, 64)
+		if err != nil {
+			return
+		}
+		s.settings.Seed = n
+		s.inputsChanged("seed", true)
+	}
+	dice := widget.NewButtonWithIcon("", theme.MediaReplayIcon(), func() {
+		w.seed.SetText(strconv.FormatUint(rand.Uint64N(1<<31), 10))
+	})
+	w.scheduler = widget.NewSelect([]string{"unipc", "ddim", "euler_ancestral", "dpmpp_2m", "dpmpp_2m_karras"}, func(v string) {
+		if w.syncing {
+			return
+		}
+		s.settings.Scheduler = v
+		s.inputsChanged("scheduler", true)
+	})
+	scale := func(name string, get func(*app.Settings) *float64, mask bool) *sliderRow {
+		var r *sliderRow
+		r = newSliderRow(name, 0, 10, 0.1, "%.1f", func(v float64) {
+			if w.syncing {
+				return
+			}
+			*get(&s.settings) = v
+			s.inputsChanged(strings.Fields(name)[0], mask)
+		}, func() { r.slider.SetValue(*get(&s.defaults)) })
+		return r
+	}
+	w.s1 = scale("s1 · image", func(st *app.Settings) *float64 { return &st.S1 }, true)
+	w.s2 = scale("s2 · latent", func(st *app.Settings) *float64 { return &st.S2 }, true)
+	w.s3 = scale("s3 · text", func(st *app.Settings) *float64 { return &st.S3 }, true)
+	w.lambda = newSliderRow("λ · mask", 0, 1, 0.01, "%.2f", func(v float64) {
+		if w.syncing {
+			return
+		}
+		s.settings.Lambda = v
+		s.inputsChanged("λ", false) // re-thresholds the cached mask: no model call
+		s.updateMaskView()
+	}, func() { w.lambda.slider.SetValue(s.defaults.Lambda) })
+
+	// Mask.
+	w.previewMask = widget.NewButtonWithIcon("Preview mask", theme.VisibilityIcon(), s.PreviewMask)
+	w.showMask = widget.NewCheck("Overlay", func(bool) { s.updateMaskView() })
+	w.showMask.Checked = true
+	w.opacity = widget.NewSlider(0.1, 1)
+	w.opacity.Step = 0.05
+	w.opacity.Value = 0.55
+	w.opacity.OnChanged = func(float64) { s.updateOverlay() }
+	w.paintMode = widget.NewRadioGroup([]string{"Off", "Add", "Erase"}, nil)
+	w.paintMode.Horizontal = true
+	w.paintMode.Required = true
+	w.paintMode.SetSelected("Off")
+	w.brush = widget.NewSlider(0.5, 8)
+	w.brush.Step = 0.5
+	w.brush.Value = 1.5
+	w.undo = widget.NewButtonWithIcon("Undo", theme.ContentUndoIcon(), s.Undo)
+	w.reset = widget.NewButtonWithIcon("Reset", theme.ContentClearIcon(), s.ResetMask)
+	w.softMap = canvas.NewImageFromImage(nil)
+	w.softMap.FillMode = canvas.ImageFillContain
+	w.softMap.ScaleMode = canvas.ImageScalePixels
+	w.softMap.SetMinSize(fyne.NewSize(96, 96))
+	w.maskInfo = widget.NewLabel("no mask yet")
+	w.maskInfo.Wrapping = fyne.TextWrapWord
+
+	// Run.
+	w.preserve = widget.NewCheck("Preserve original outside the mask", func(b bool) {
+		s.preserve = b
+		s.fa.Preferences().SetBool(PrefPreserve, b)
+		if s.shown != nil {
+			s.updateDocView()
+		}
+	})
+	w.preserve.Checked = s.preserve
+	w.useMask = widget.NewCheck("Mask-guided (off: baseline)", func(bool) { s.inputsChanged("mask mode", false) })
+	w.useMask.Checked = true
+	w.edit = widget.NewButtonWithIcon("Edit", theme.MediaPlayIcon(), s.Edit)
+	w.edit.Importance = widget.HighImportance
+	w.export = widget.NewButtonWithIcon("Export…", theme.DocumentSaveIcon(), s.exportDialog)
+
+	// Status bar.
+	w.progress = widget.NewProgressBar()
+	w.progress.TextFormatter = func() string { return "" }
+	w.progress.Hide()
+	w.status = widget.NewLabel("starting…")
+	w.status.Truncation = fyne.TextTruncateEllipsis
+	w.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), s.Cancel)
+	w.cancel.Disable()
+	w.zoomLbl = widget.NewLabel("fit")
+
+	side := container.NewVBox(
+		heading("Model pack"),
+		container.NewBorder(nil, nil, nil, w.packInfo, w.packSel),
+		w.packNote, w.firstRun,
+		widget.NewSeparator(),
+		heading("Edit"),
+		labelled("Direction", w.direction), w.target,
+		labelled("Subject", w.subject),
+		container.NewGridWithColumns(2,
+			labelled("Steps", w.steps),
+			labelled("Seed", container.NewBorder(nil, nil, nil, dice, w.seed))),
+		labelled("Scheduler", w.scheduler),
+		w.s1.row, w.s2.row, w.s3.row, w.lambda.row,
+		widget.NewSeparator(),
+		heading("Mask"),
+		w.previewMask,
+		container.NewBorder(nil, nil, w.showMask, nil, w.opacity),
+		container.NewBorder(nil, nil, widget.NewLabel("Paint"), nil, w.paintMode),
+		container.NewBorder(nil, nil, widget.NewLabel("Brush"), nil, w.brush),
+		container.NewGridWithColumns(2, w.undo, w.reset),
+		container.NewBorder(nil, nil, w.softMap, nil, w.maskInfo),
+	)
+	sideScroll := container.NewVScroll(container.NewPadded(side))
+	sideScroll.SetMinSize(fyne.NewSize(360, 200))
+	runBox := container.NewPadded(container.NewVBox(widget.NewSeparator(), w.preserve, w.useMask,
+		container.NewGridWithColumns(2, w.edit, w.export)))
+	sidePanel := container.NewBorder(nil, runBox, nil, nil, sideScroll)
+
+	fit := widget.NewButton("Fit", func() { w.view.setZoom(0, fyne.Position{}); s.updateZoomLabel() })
+	one := widget.NewButton("100%", func() { w.view.setZoom(1, centre(w.view.size)); s.updateZoomLabel() })
+	zin := widget.NewButtonWithIcon("", theme.ZoomInIcon(), func() { w.view.setZoom(w.view.scale()*1.25, centre(w.view.size)); s.updateZoomLabel() })
+	zout := widget.NewButtonWithIcon("", theme.ZoomOutIcon(), func() { w.view.setZoom(w.view.scale()/1.25, centre(w.view.size)); s.updateZoomLabel() })
+	open := widget.NewButtonWithIcon("Open…", theme.FolderOpenIcon(), s.openDialog)
+	toolbar := container.NewHBox(open, widget.NewSeparator(), fit, one, zout, zin, w.zoomLbl, layout.NewSpacer(),
+		widget.NewLabel("drag the frame to move the crop, its corner to resize"))
+	clip := container.NewScroll(w.view)
+	clip.Direction = container.ScrollNone
+
+	w.history = container.NewHBox()
+	histScroll := container.NewHScroll(w.history)
+	histScroll.SetMinSize(fyne.NewSize(100, 132))
+	editTab := container.NewBorder(toolbar, histScroll, nil, nil, clip)
+
+	w.cmp = newCompareView(s)
+	w.stk = newStickerView(s)
+	w.tabs = container.NewAppTabs(
+		container.NewTabItemWithIcon("Edit", theme.DocumentCreateIcon(), editTab),
+		container.NewTabItemWithIcon("Compare", theme.GridIcon(), w.cmp.content),
+		container.NewTabItemWithIcon("Stickers", theme.ColorPaletteIcon(), w.stk.content),
+	)
+	statusBar := container.NewBorder(nil, nil, container.NewGridWrap(fyne.NewSize(220, w.progress.MinSize().Height), w.progress), w.cancel, w.status)
+	s.win.SetContent(container.NewBorder(nil, container.NewPadded(statusBar), nil, container.NewHBox(widget.NewSeparator(), sidePanel), w.tabs))
+	s.installShortcuts()
+	s.updateMenu()
+	s.win.SetOnDropped(func(_ fyne.Position, uris []fyne.URI) {
+		for _, u := range uris {
+			if u.Scheme() == "file" {
+				s.OpenPhoto(u.Path())
+				return
+			}
+		}
+	})
+	s.syncSettingsToWidgets()
+}
+
+func labelled(t string, o fyne.CanvasObject) fyne.CanvasObject {
+	l := widget.NewLabel(t)
+	return container.NewBorder(nil, nil, container.NewGridWrap(fyne.NewSize(80, l.MinSize().Height), l), nil, o)
+}
+
+func centre(s fyne.Size) fyne.Position { return fyne.NewPos(s.Width/2, s.Height/2) }
+
+func packLabel(p *app.Pack) string {
+	n := p.Name
+	if n == "" {
+		n = filepath.Base(p.Dir)
+	}
+	if k := string(p.Kind()); !strings.Contains(n, k) {
+		n = fmt.Sprintf("%s (%s)", n, k)
+	}
+	return n
+}
+
+// ---- updates (UI goroutine) ----
+
+func (s *State) status(msg string) {
+	if s.w != nil {
+		s.w.status.SetText(msg)
+	}
+}
+
+func (s *State) showError(err error) {
+	dialog.ShowError(err, s.win)
+}
+
+func (s *State) showInfo(title, msg string) {
+	dialog.ShowInformation(title, msg, s.win)
+}
+
+func (s *State) setRunning(j *job, on bool) {
+	w := s.w
+	if on {
+		w.progress.Show()
+		w.cancel.Enable()
+		w.progress.SetValue(0)
+		w.progress.TextFormatter = func() string { return j.name }
+		w.progress.Refresh()
+		return
+	}
+	w.cancel.Disable()
+	w.progress.Hide()
+	w.progress.TextFormatter = func() string { return "" }
+	w.progress.SetValue(0)
+	w.view.setPreview(nil)
+}
+
+func (s *State) showProgress(j *job, p app.Progress) {
+	w := s.w
+	txt := p.Phase
+	if p.Steps > 0 {
+		w.progress.SetValue(float64(p.Step) / float64(p.Steps))
+		txt = fmt.Sprintf("%s %d/%d", p.Phase, p.Step, p.Steps)
+	}
+	if p.Label != "" {
+		txt += " · " + p.Label
+	}
+	w.progress.TextFormatter = func() string { return p.Phase }
+	w.progress.Refresh()
+	s.status(j.name + ": " + txt)
+	if p.Preview != nil && s.doc != nil && (j.name == jobEdit || j.name == jobCompare) {
+		w.view.setPreview(p.Preview)
+	}
+}
+
+func (s *State) updatePackPicker() {
+	w := s.w
+	var opts []string
+	sel := ""
+	for _, p := range s.packs {
+		opts = append(opts, packLabel(p))
+		if s.pack != nil && p.Dir == s.pack.Dir {
+			sel = packLabel(p)
+		}
+	}
+	w.syncing = true
+	w.packSel.SetOptions(opts)
+	if sel != "" {
+		w.packSel.SetSelected(sel)
+	}
+	w.syncing = false
+	if len(s.packs) == 0 && s.a != nil {
+		w.firstRun.Show()
+		w.packNote.SetText("No model pack is installed. Create the demo pack (it tints a region; it is not a trained editor) or install a pack folder or .zip.")
+		w.packNote.Show()
+	} else {
+		w.firstRun.Hide()
+		s.updatePackInfo()
+	}
+}
+
+func (s *State) updatePackInfo() {
+	w := s.w
+	switch {
+	case s.pack != nil && isDemo(s.pack):
+		w.packNote.SetText("demo: tints a region, not a trained editor")
+		w.packNote.Show()
+	default:
+		w.packNote.Hide()
+	}
+}
+
+// syncSettingsToWidgets copies s.settings into the controls.
+func (s *State) syncSettingsToWidgets() {
+	w := s.w
+	if w == nil {
+		return
+	}
+	w.syncing = true
+	defer func() { w.syncing = false }()
+	st := s.settings
+	var labels []string
+	sel := ""
+	if s.eng != nil {
+		for _, d := range s.eng.Manifest().Directions {
+			labels = append(labels, d.Label)
+			if d.ID == st.Direction {
+				sel = d.Label
+			}
+		}
+		w.subject.SetOptions(s.eng.Manifest().Subjects)
+	}
+	w.direction.SetOptions(labels)
+	if sel != "" {
+		w.direction.SetSelected(sel)
+	} else {
+		w.direction.ClearSelected()
+	}
+	w.target.SetText(st.Target)
+	w.subject.SetText(st.Subject)
+	w.steps.SetText(strconv.Itoa(st.Steps))
+	w.seed.SetText(strconv.FormatUint(st.Seed, 10))
+	if st.Scheduler != "" {
+		w.scheduler.SetSelected(st.Scheduler)
+	}
+	w.s1.set(st.S1)
+	w.s2.set(st.S2)
+	w.s3.set(st.S3)
+	w.lambda.set(st.Lambda)
+}
+
+// updateDocView shows the photo or the selected result.
+func (s *State) updateDocView() {
+	w := s.w
+	if s.doc == nil {
+		w.view.setImage(nil, image.Rectangle{})
+		s.updateMaskView()
+		s.updateHistory()
+		return
+	}
+	var img image.Image = s.doc.Photo.Image
+	if s.shown != nil {
+		img = app.Image(s.doc, s.shown, app.ExportOptions{Output: app.OutputFull, Preserve: s.preserve})
+	}
+	w.view.setImage(img, s.doc.Crop())
+	s.updateMaskView()
+	s.updateHistory()
+	s.updateZoomLabel()
+}
+
+// updateMaskView re-thresholds the cached mask: never a model call.
+func (s *State) updateMaskView() {
+	w := s.w
+	if w == nil {
+		return
+	}
+	var m *app.Mask
+	if s.doc != nil {
+		m = s.doc.Mask()
+	}
+	if m == nil {
+		w.softMap.Image = nil
+		w.softMap.Refresh()
+		w.maskInfo.SetText("no mask yet: Preview mask (Ctrl+M)")
+		s.updateOverlay()
+		return
+	}
+	w.softMap.Image = compose.SoftMapImage(m.Soft, m.W, m.H, m.W, m.H)
+	w.softMap.Refresh()
+	cells := s.doc.EffectiveMask(s.settings.Lambda)
+	n := 0
+	for _, b := range cells {
+		if b {
+			n++
+		}
+	}
+	info := fmt.Sprintf("%.0f%% of %dx%d cells at λ=%.2f", 100*float64(n)/float64(max(1, len(cells))), m.W, m.H, s.settings.Lambda)
+	if s.doc.Painted() {
+		info += " (painted)"
+	}
+	if m.Reason != "" {
+		info = "empty: " + m.Reason
+	}
+	w.maskInfo.SetText(info)
+	s.updateOverlay()
+}
+
+func (s *State) updateOverlay() {
+	w := s.w
+	if w == nil {
+		return
+	}
+	if !w.showMask.Checked || s.shown != nil {
+		w.view.setOverlay(nil)
+		return
+	}
+	if img := s.overlayImage(); img != nil {
+		w.view.setOverlay(img)
+	} else {
+		w.view.setOverlay(nil)
+	}
+}
+
+// OverlayShown is the overlay on the canvas (tests compare it).
+func (s *State) OverlayShown() image.Image {
+	if s.w.view.overlay.Hidden {
+		return nil
+	}
+	return s.w.view.overlay.Image
+}
+
+func (s *State) updateZoomLabel() {
+	v := s.w.view
+	if v.zoom == 0 {
+		s.w.zoomLbl.SetText(fmt.Sprintf("fit (%.0f%%)", 100*v.scale()))
+		return
+	}
+	s.w.zoomLbl.SetText(fmt.Sprintf("%.0f%%", 100*v.zoom))
+}
+
+func (s *State) painting() bool {
+	return s.w != nil && s.w.paintMode.Selected != "Off" && s.w.paintMode.Selected != "" && s.shown == nil
+}
+
+func (s *State) paintAdds() bool      { return s.w.paintMode.Selected != "Erase" }
+func (s *State) brushRadius() float64 { return s.w.brush.Value }
+
+// updateHistory rebuilds the history strip.
+func (s *State) updateHistory() {
+	w := s.w
+	w.history.RemoveAll()
+	if s.doc == nil {
+		return
+	}
+	orig := newThumb(s.doc.Photo.Image, "original", "the photo as opened", s.shown == nil, func() { s.showResult(nil) })
+	w.history.Add(orig)
+	for i, r := range s.History() {
+		r := r
+		st := r.Settings
+		what := st.Target
+		if what == "" {
+			what = st.Direction
+		}
+		short := fmt.Sprintf("#%d %s", i+1, what)
+		long := fmt.Sprintf("%s · %s · s1 %.1f s2 %.1f s3 %.1f λ %.2f · %d steps %s · seed %d", r.Mode, what, st.S1, st.S2, st.S3, st.Lambda, st.Steps, st.Scheduler, st.Seed)
+		w.history.Add(newThumb(r.Preserved, short, long, s.shown == r, func() {
+			s.showResult(r)
+			s.status(long)
+		}))
+	}
+	w.history.Refresh()
+}
+
+// thumb is a tappable history entry.
+type thumb struct {
+	widget.BaseWidget
+	img      *canvas.Image
+	label    *widget.Label
+	bg       *canvas.Rectangle
+	tip      string
+	onTapped func()
+}
+
+func newThumb(img image.Image, label, tip string, selected bool, tapped func()) *thumb {
+	t := &thumb{tip: tip, onTapped: tapped}
+	t.img = canvas.NewImageFromImage(img)
+	t.img.FillMode = canvas.ImageFillContain
+	t.img.SetMinSize(fyne.NewSize(88, 88))
+	t.label = widget.NewLabel(label)
+	t.label.Truncation = fyne.TextTruncateEllipsis
+	t.bg = canvas.NewRectangle(color.Transparent)
+	if selected {
+		t.bg.FillColor = theme.Color(theme.ColorNameSelection)
+	}
+	t.ExtendBaseWidget(t)
+	return t
+}
+
+func (t *thumb) Tapped(*fyne.PointEvent) {
+	if t.onTapped != nil {
+		t.onTapped()
+	}
+}
+
+func (t *thumb) MinSize() fyne.Size { return fyne.NewSize(112, 126) }
+
+func (t *thumb) CreateRenderer() fyne.WidgetRenderer {
+	box := container.NewStack(t.bg, container.NewBorder(nil, t.label, nil, nil, t.img))
+	return widget.NewSimpleRenderer(box)
+}
