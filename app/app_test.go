@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/png"
+	"likeness/internal/shared"
 	"math"
 	"os"
 	"path/filepath"
@@ -23,23 +24,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// testImages is ../shared/testimages from the repository root, or $LIKENESS_TESTIMAGES.
-func testImages(t *testing.T) string {
-	if d := os.Getenv("LIKENESS_TESTIMAGES"); d != "" {
-		return d
-	}
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "testimages")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("repository root not found")
-		}
-		dir = parent
-	}
-}
+func testImages(t *testing.T) string { return shared.TestImages(t) }
 
 func newTestApp(t *testing.T, res int) (*App, *Engine) {
 	t.Helper()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"image"
+	"likeness/internal/shared"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,25 +32,7 @@ type harness struct {
 	q   chan func()
 }
 
-func testImages(t *testing.T) string {
-	if d := os.Getenv("LIKENESS_TESTIMAGES"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "testimages")
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			t.Fatal("no go.mod above the test folder; set LIKENESS_TESTIMAGES")
-		}
-		dir = up
-	}
-}
+func testImages(t *testing.T) string { return shared.TestImages(t) }
 
 // newHarness makes a window over a store holding a small analytic pack.
 func newHarness(t *testing.T) *harness {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"hash/crc32"
+	"likeness/internal/shared"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,28 +12,7 @@ import (
 	"testing"
 )
 
-// testImagesDir is $LIKENESS_TESTIMAGES, or ../shared/testimages beside the
-// repository root (the directory holding go.mod).
-func testImagesDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("LIKENESS_TESTIMAGES"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "testimages")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory; set LIKENESS_TESTIMAGES")
-		}
-		dir = parent
-	}
-}
+func testImagesDir(t testing.TB) string { return shared.TestImages(t) }
 
 type manifestRow struct {
 	file, expected string

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"encoding/json"
+	"likeness/internal/shared"
 	"math"
 	"os"
 	"path/filepath"
@@ -34,26 +35,7 @@ type goldenCase struct {
 	} `json:"tolerance"`
 }
 
-// goldenDir is $LIKENESS_GOLDEN or <repo root>/../shared/golden.
-func goldenDir(t testing.TB) string {
-	if d := os.Getenv("LIKENESS_GOLDEN"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "golden")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory; set LIKENESS_GOLDEN")
-		}
-		dir = parent
-	}
-}
+func goldenDir(t testing.TB) string { return shared.Golden(t) }
 
 func loadGolden(t *testing.T) []goldenCase {
 	t.Helper()

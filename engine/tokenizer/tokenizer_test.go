@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"likeness/internal/shared"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,35 +29,9 @@ type goldenFile struct {
 	} `json:"cases"`
 }
 
-// goldenDir is $LIKENESS_GOLDEN (relative paths are taken from the repository
-// root), else shared/golden beside the repository.
-func goldenDir(tb testing.TB) string {
-	root := repoRoot(tb)
-	if dir := os.Getenv("LIKENESS_GOLDEN"); dir != "" {
-		if filepath.IsAbs(dir) {
-			return dir
-		}
-		return filepath.Join(root, dir)
-	}
-	return filepath.Join(root, "..", "shared", "golden")
-}
+func goldenDir(tb testing.TB) string { return shared.Golden(tb) }
 
-func repoRoot(tb testing.TB) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-}
+func repoRoot(tb testing.TB) string { return shared.Root(tb) }
 
 func goldenFiles(tb testing.TB) []string {
 	dir := filepath.Join(goldenDir(tb), "tokenizer")
