@@ -150,6 +150,9 @@ func (f *editFlags) open(ctx context.Context, pr *progressBar) (*app.App, *engin
 }
 
 func loadPack(ctx context.Context, a *app.App, name string, pr *progressBar) (*engine.Engine, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // cancelled already: start nothing
+	}
 	if name == "" {
 		packs, _ := a.Store.List()
 		switch len(packs) {

@@ -131,7 +131,7 @@ func compareBatch(ctx context.Context, env *env, f *editFlags, eng, sd *engine.E
 	var rows [][]string
 	var htmlRows strings.Builder
 	wo := export.WriteOptions{Overwrite: f.overwrite}
-	failed := 0
+	var failed []string // "name: reason"
 	for _, name := range names {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -151,8 +151,8 @@ func compareBatch(ctx context.Context, env *env, f *editFlags, eng, sd *engine.E
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			failed++
-			rows = append(rows, []string{name, "error", err.Error()})
+			failed = append(failed, fmt.Sprintf("%s: %v", name, err))
+			rows = append(rows, []string{name, "error", "", "", "", "", "", "", "", err.Error()})
 			fmt.Fprintf(&htmlRows, "<tr><td>%s</td><td colspan=2 class=err>%s</td></tr>\n", html.EscapeString(name), html.EscapeString(err.Error()))
 			continue
 		}
@@ -161,14 +161,14 @@ func compareBatch(ctx context.Context, env *env, f *editFlags, eng, sd *engine.E
 				continue
 			}
 			rows = append(rows, []string{name, p.Label, fmt.Sprint(c.MaskArea), num(p.Metrics.PSNRIn), num(p.Metrics.PSNROut),
-				num(p.Metrics.SSIMIn), num(p.Metrics.SSIMOut), fmt.Sprint(p.Evals), fmt.Sprint(p.Time.Milliseconds())})
+				num(p.Metrics.SSIMIn), num(p.Metrics.SSIMOut), fmt.Sprint(p.Evals), fmt.Sprint(p.Time.Milliseconds()), ""})
 		}
 		fmt.Fprintf(&htmlRows, "<tr><td>%s<br>mask %.1f%%</td><td><img src=\"%s\"></td><td>%s</td></tr>\n",
 			html.EscapeString(name), 100*c.MaskArea, html.EscapeString(outName), metricsHTML(c))
 	}
 	var csvBuf strings.Builder
 	w := csv.NewWriter(&csvBuf)
-	w.Write([]string{"photo", "panel", "mask_area", "psnr_in", "psnr_out", "ssim_in", "ssim_out", "unet_evals", "time_ms"})
+	w.Write([]string{"photo", "panel", "mask_area", "psnr_in", "psnr_out", "ssim_in", "ssim_out", "unet_evals", "time_ms", "error"})
 	w.WriteAll(rows)
 	if err := writeText(filepath.Join(f.out, "metrics.csv"), csvBuf.String(), f.overwrite); err != nil {
 		return err
@@ -181,9 +181,9 @@ func compareBatch(ctx context.Context, env *env, f *editFlags, eng, sd *engine.E
 		return err
 	}
 	pr.done()
-	fmt.Fprintf(env.stdout, "%s: %d photos compared, %d failed; report.html and metrics.csv written\n", f.out, len(names)-failed, failed)
-	if failed > 0 {
-		return fmt.Errorf("%d of %d photos failed (see %s)", failed, len(names), filepath.Join(f.out, "report.html"))
+	fmt.Fprintf(env.stdout, "%s: %d photos compared, %d failed; report.html and metrics.csv written\n", f.out, len(names)-len(failed), len(failed))
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d photos failed (see %s):\n  %s", len(failed), len(names), filepath.Join(f.out, "report.html"), strings.Join(failed, "\n  "))
 	}
 	return nil
 }

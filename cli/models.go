@@ -115,8 +115,8 @@ func modelsInstall(ctx context.Context, env *env, args []string) error {
 	sf := addStoreFlags(fs)
 	name := fs.String("name", "", "folder name in the store (default: from the manifest)")
 	replace := fs.Bool("replace", false, "replace an installed pack of the same name")
-	if err := fs.Parse(args); err != nil {
-		return usageErr("%v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() != 1 {
 		return usageErr("want one PATH (a pack folder or .zip)")
@@ -156,8 +156,8 @@ func joinErr(a, b error) error {
 func modelsRemove(_ context.Context, env *env, args []string) error {
 	fs := newFlags(env, "models remove")
 	sf := addStoreFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return usageErr("%v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() != 1 {
 		return usageErr("want one NAME")
@@ -174,8 +174,8 @@ func modelsCheck(ctx context.Context, env *env, args []string) error {
 	sf := addStoreFlags(fs)
 	provider := fs.String("provider", "auto", "execution provider to try: auto, cpu, cuda or directml")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		return usageErr("%v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() != 1 {
 		return usageErr("want one DIR (or installed pack name)")

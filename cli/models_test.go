@@ -169,6 +169,20 @@ func TestModelsInstallListRemove(t *testing.T) {
 	}
 }
 
+func TestModelsInstallRefusesBadSignature(t *testing.T) {
+	root := useStore(t)
+	src := newPack(t, syntheticOptions("mcdm"))
+	editManifest(t, src, func(m map[string]any) { delete(m, "files") })
+	writeModel(t, src, "unet", stubModel(
+		map[string][]int64{"sample": {1, 4, 8, 8}, "timestep": {1}, "encoder_hidden_states": {1, 81, 16}},
+		map[string][]int64{"out_sample": {1, 4, 8, 8}}))
+	r := likeness(t, t.Context(), "models", "install", src)
+	if r.code != ExitFailed || !strings.Contains(r.stderr, "unet/model.onnx") || !strings.Contains(r.stderr, "removed again") {
+		t.Fatalf("want exit 1 naming unet/model.onnx: %v", r)
+	}
+	assertEmpty(t, root)
+}
+
 func TestModelsInstallRefusesEscapingZip(t *testing.T) {
 	root := useStore(t)
 	src := newPack(t, syntheticOptions("sd"))

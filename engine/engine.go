@@ -56,7 +56,7 @@ type Engine struct {
 // Load validates the pack (files, manifest, every model's signature) and
 // creates its sessions. Creating sessions for a real UNet takes seconds, so
 // it reports progress and stops between models when ctx is cancelled.
-func Load(ctx context.Context, pack *models.Pack, opt LoadOptions) (e *Engine, err error) {
+func Load(ctx context.Context, pack *models.Pack, opt LoadOptions) (_ *Engine, err error) {
 	if err := ort.Init(""); err != nil {
 		return nil, err
 	}
@@ -78,11 +78,10 @@ func Load(ctx context.Context, pack *models.Pack, opt LoadOptions) (e *Engine, e
 		}
 		cfg = scheduler.DefaultConfig()
 	}
-	e = &Engine{Pack: pack, Sig: sig, tok: tok, sched: cfg, textCache: newLRU(64), counts: map[string]int{}}
+	e := &Engine{Pack: pack, Sig: sig, tok: tok, sched: cfg, textCache: newLRU(64), counts: map[string]int{}}
 	defer func() {
-		if err != nil {
+		if err != nil { // free the sessions already created
 			err = errors.Join(err, e.Close())
-			e = nil
 		}
 	}()
 	roles := []struct {

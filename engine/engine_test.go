@@ -580,3 +580,38 @@ func TestGaussianBlurMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadFailureFreesSessions: a cancelled or failing load returns an error,
+// never a panic, and leaves no session open.
+func TestLoadFailureFreesSessions(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pack")
+	if _, err := synth.Write(dir, synth.Options{Resolution: 64}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := models.OpenWith(dir, models.OpenOptions{Probe: models.UNetChannels})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions, _ := ort.Live()
+	ctx, cancel := context.WithCancel(context.Background())
+	loaded := 0
+	_, err = Load(ctx, p, LoadOptions{Provider: ort.CPU, Progress: func(pr Progress) {
+		if loaded++; loaded == 3 {
+			cancel() // after two models are open
+		}
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if s, _ := ort.Live(); s != sessions {
+		t.Fatalf("%d sessions left open after a cancelled load", s-sessions)
+	}
+	if _, err := Load(context.Background(), p, LoadOptions{Provider: ort.CUDA}); err == nil && ort.InitializedPath() != "" {
+		t.Log("this ONNX Runtime has CUDA; the forced-provider failure path was not exercised")
+	} else if err != nil && !errors.Is(err, ort.ErrProviderUnavailable) {
+		t.Fatalf("forced cuda: %v", err)
+	}
+	if s, _ := ort.Live(); s != sessions {
+		t.Fatalf("%d sessions left open after a failed load", s-sessions)
+	}
+}

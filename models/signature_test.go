@@ -397,3 +397,35 @@ func truncate(t *testing.T, path string) {
 	}
 	writeFile(t, path, data[:len(data)/2])
 }
+
+// An Optimum export declares height, width and the sequence length as
+// dynamic dimensions; the check accepts them and reads the rest.
+func TestCheckSignaturesOptimumDynamicDims(t *testing.T) {
+	dir := synthPack(t, synth.Options{Kind: "sd", Resolution: 512, NoManifest: true})
+	g := pb.NewGraph("unet")
+	g.Input("sample", pb.Float, pb.Dim{Param: "batch_size"}, pb.Dim{Value: 4}, pb.Dim{Param: "height"}, pb.Dim{Param: "width"})
+	g.Input("timestep", pb.Int64, pb.Dim{Param: "steps"})
+	g.Input("encoder_hidden_states", pb.Float, pb.Dim{Param: "batch_size"}, pb.Dim{Param: "sequence_length"}, pb.Dim{Value: 16})
+	g.Init("starts", pb.Int64s([]int64{1}, []int64{0}))
+	g.Init("ends", pb.Int64s([]int64{1}, []int64{4}))
+	g.Init("axes", pb.Int64s([]int64{1}, []int64{1}))
+	g.Node("Slice", []string{"sample", "starts", "ends", "axes"}, []string{"out_sample"})
+	g.Output("out_sample", pb.Float, pb.Dim{Param: "batch_size"}, pb.Dim{Value: 4}, pb.Dim{Param: "height"}, pb.Dim{Param: "width"})
+	replaceModel(t, dir, "unet", g.Model(17))
+
+	p, err := OpenWith(dir, OpenOptions{Probe: UNetChannels})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := CheckSignatures(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sig.Kind != KindSD || sig.D != 16 || sig.UNetChannels != 4 || !sig.BatchDynamic {
+		t.Errorf("signature %+v", sig)
+	}
+	unet, _ := sig.Model("unet")
+	if s := unet.Inputs[0].Shape; len(s) != 4 || s[2] != -1 || s[3] != -1 {
+		t.Errorf("sample shape %v, want height and width dynamic", s)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"strings"
 
 	ortgo "github.com/yalue/onnxruntime_go"
 )
@@ -84,6 +85,11 @@ func convertInfo(in []ortgo.InputOutputInfo) []TensorInfo {
 			case ortgo.TensorElementDataTypeInt64:
 				t.Type = Int64
 			}
+		}
+		if t.Type != Other {
+			t.RawType = t.Type.String()
+		} else {
+			t.RawType = strings.ToLower(strings.TrimPrefix(t.RawType, "ONNX_TENSOR_ELEMENT_DATA_TYPE_"))
 		}
 		out[i] = t
 	}

@@ -1,0 +1,141 @@
+package cli
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/image/webp"
+)
+
+func TestCompareOnePhoto(t *testing.T) {
+	pack := sharedPack(t, "mcdm")
+	dir := t.TempDir()
+	photo := filepath.Join(dir, "face.png")
+	writePhoto(t, photo, 80, 100)
+	out := filepath.Join(dir, "cmp.png")
+	r := must(t, "compare", "--pack", pack, "--input", photo, "--out", out, "--steps", "2", "--mask-seeds", "1", "--json")
+	var rep struct {
+		Output   string
+		MaskArea *float64 `json:"mask_area"`
+		Settings map[string]any
+		Panels   []map[string]any
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	if rep.Output != out || rep.MaskArea == nil || rep.Settings == nil || len(rep.Panels) < 4 {
+		t.Fatalf("report: %s", r.stdout)
+	}
+	withMetrics := 0
+	for _, p := range rep.Panels {
+		if p["label"] == nil || p["unet_evals"] == nil || p["time_ms"] == nil {
+			t.Errorf("panel %v lacks label, unet_evals or time_ms", p)
+		}
+		if _, ok := p["psnr_in"]; ok {
+			withMetrics++
+			for _, k := range []string{"psnr_out", "ssim_in", "ssim_out"} {
+				if _, ok := p[k]; !ok {
+					t.Errorf("panel %v has psnr_in but no %s", p["label"], k)
+				}
+			}
+		}
+	}
+	if withMetrics < 2 {
+		t.Errorf("%d panels with metrics, want the baseline and the mask-guided edit: %s", withMetrics, r.stdout)
+	}
+	b := readPNG(t, out).Bounds()
+	if b.Dx() < 4*64 || b.Dy() < 64 {
+		t.Errorf("comparison image is %v, want at least four 64x64 panels side by side", b)
+	}
+}
+
+func TestCompareFolder(t *testing.T) {
+	pack := sharedPack(t, "mcdm")
+	in := filepath.Join(t.TempDir(), "photos")
+	if err := os.Mkdir(in, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writePhoto(t, filepath.Join(in, "a.png"), 64, 64)
+	writePhoto(t, filepath.Join(in, "b.png"), 90, 70)
+	if err := os.WriteFile(filepath.Join(in, "broken.jpg"), []byte("not a photo at all"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(in, "notes.txt"), []byte("ignored"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "report")
+	r := likeness(t, t.Context(), "compare", "--pack", pack, "--input", in, "--out", out, "--steps", "2", "--mask-seeds", "1")
+	if r.code != ExitFailed || !strings.Contains(r.stderr, "broken.jpg") {
+		t.Errorf("want exit 1 naming broken.jpg: %v", r)
+	}
+	for _, name := range []string{"a.compare.png", "b.compare.png"} {
+		readPNG(t, filepath.Join(out, name))
+	}
+	if exists(filepath.Join(out, "broken.compare.png")) {
+		t.Error("a comparison was written for the broken file")
+	}
+	page, err := os.ReadFile(filepath.Join(out, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"a.compare.png", "b.compare.png", "broken.jpg"} {
+		if !strings.Contains(string(page), w) {
+			t.Errorf("report.html lacks %s", w)
+		}
+	}
+	f, err := os.Open(filepath.Join(out, "metrics.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("metrics.csv: %v", err)
+	}
+	photos := map[string]int{}
+	for _, row := range rows[1:] {
+		photos[row[0]]++
+		if row[0] == "broken.jpg" && row[1] != "error" {
+			t.Errorf("broken.jpg row %v", row)
+		}
+	}
+	if rows[0][0] != "photo" || photos["a.png"] < 2 || photos["b.png"] < 2 || photos["broken.jpg"] != 1 || len(photos) != 3 {
+		t.Errorf("metrics.csv rows per photo %v (header %v)", photos, rows[0])
+	}
+}
+
+func TestStickers(t *testing.T) {
+	pack := sharedPack(t, "mcdm")
+	dir := t.TempDir()
+	photo := filepath.Join(dir, "me.png")
+	writePhoto(t, photo, 100, 100)
+	out := filepath.Join(dir, "stickers")
+	r := must(t, "stickers", "--pack", pack, "--input", photo, "--out", out, "--format", "webp", "--steps", "2", "--mask-seeds", "1")
+	if n := len(strings.Fields(r.stdout)); n != 5 {
+		t.Errorf("%d paths printed, want the sheet and four stickers:\n%s", n, r.stdout)
+	}
+	readPNG(t, filepath.Join(out, "me.stickers.png"))
+	for _, d := range []string{"angry", "shocked", "laughing", "crying"} {
+		p := filepath.Join(out, "me.sticker-"+d+".webp")
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if st.Size() >= 100*1024 {
+			t.Errorf("%s has %d bytes, want under 100 KB", p, st.Size())
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := webp.DecodeConfig(f); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+		f.Close()
+	}
+}
