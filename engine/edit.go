@@ -211,6 +211,8 @@ func (e *Engine) finish(j *job, enc *Encoded, z []float32, mask []bool, mode str
 	if err != nil {
 		return nil, err
 	}
+	j.end()
+	j.begin(PhaseCompose)
 	res := e.Sig.Resolution
 	r := &Result{Mode: mode, Mask: mask, Latent: z, Paper: img}
 	var weights []float32

@@ -12,6 +12,9 @@ const (
 	PhaseMask    = "mask"
 	PhaseDenoise = "denoise"
 	PhaseDecode  = "decode"
+	// PhaseCompose is the compositing after decoding (preserve pixels,
+	// full-resolution blend); it is timed but not reported as progress.
+	PhaseCompose = "compose"
 )
 
 // Progress is one report of long work.
