@@ -220,3 +220,13 @@ func ProviderNotes(e *engine.Engine) []string {
 }
 
 var _ = ort.CPU
+
+// WriteImage writes any image (a comparison, a sheet) atomically, never over
+// the document's photo.
+func WriteImage(path string, img image.Image, doc *Doc, overwrite bool) error {
+	var protect []string
+	if doc != nil && doc.Path != "" {
+		protect = []string{doc.Path}
+	}
+	return export.Write(path, img, nil, export.WriteOptions{Overwrite: overwrite, Protect: protect})
+}

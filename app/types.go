@@ -1,8 +1,12 @@
 package app
 
 import (
+	"image"
+
 	"context"
 	"fmt"
+	"likeness/engine/compose"
+	"likeness/engine/ort"
 	"os"
 	"path/filepath"
 
@@ -56,3 +60,22 @@ func (a *App) CreateDemoPack(ctx context.Context) (*models.Pack, error) {
 	}
 	return models.OpenWith(final, models.OpenOptions{Probe: models.UNetChannels})
 }
+
+// Provider is an execution-provider preference ("auto", "cpu", "cuda", "directml").
+type Provider = ort.Provider
+
+// ParseProvider accepts the provider names users type.
+func ParseProvider(s string) (Provider, error) { return ort.ParseProvider(s) }
+
+// ORTPath is the ONNX Runtime library in use ("" before it started).
+func ORTPath() string { return ort.InitializedPath() }
+
+// ErrNoLibrary means ONNX Runtime could not be found; EnvLibrary names the
+// variable that points at a user's own library.
+var ErrNoLibrary = ort.ErrNoLibrary
+
+// EnvLibrary is the environment variable naming a user's ONNX Runtime library.
+const EnvLibrary = ort.EnvLibrary
+
+// SoftMapImage renders a mask's soft map N as grayscale at latent resolution.
+func SoftMapImage(m *Mask) *image.Gray { return compose.SoftMapImage(m.Soft, m.W, m.H, m.W, m.H) }

@@ -15,7 +15,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"likeness/app"
-	"likeness/engine/ort"
 )
 
 var photoExts = []string{".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif", ".JPG", ".JPEG", ".PNG"}
@@ -29,6 +28,58 @@ func dirLister(dir string) fyne.ListableURI {
 		return nil
 	}
 	return l
+}
+
+// chooseSavePath asks for a folder and a file name, then confirms replacing
+// an existing file. Fyne's own save dialog is not used because it opens the
+// chosen file for writing, truncating it, before the app sees the name: it
+// could destroy the input photo and defeats atomic writes.
+func (s *State) chooseSavePath(title, name string, done func(path string, overwrite bool)) {
+	dir := s.outputDir()
+	folder := widget.NewLabel(dir)
+	folder.Truncation = fyne.TextTruncateEllipsis
+	choose := widget.NewButton("Folder…", func() {
+		d := dialog.NewFolderOpen(func(l fyne.ListableURI, err error) {
+			if err == nil && l != nil {
+				dir = l.Path()
+				folder.SetText(dir)
+			}
+		}, s.win)
+		d.SetLocation(dirLister(dir))
+		d.Resize(fyne.NewSize(900, 600))
+		d.Show()
+	})
+	file := widget.NewEntry()
+	file.SetText(name)
+	form := container.NewVBox(container.NewBorder(nil, nil, widget.NewLabel("Folder"), choose, folder),
+		container.NewBorder(nil, nil, widget.NewLabel("File name"), nil, file))
+	d := dialog.NewCustomConfirm(title, "Save", "Cancel", form, func(ok bool) {
+		if !ok || strings.TrimSpace(file.Text) == "" {
+			return
+		}
+		path := filepath.Join(dir, strings.TrimSpace(file.Text))
+		if s.doc != nil && sameFile(path, s.doc.Path) {
+			s.showError(fmt.Errorf("%s is the photo being edited; choose another name: the input is never overwritten", path))
+			return
+		}
+		if _, err := os.Stat(path); err == nil {
+			dialog.ShowConfirm("Replace?", filepath.Base(path)+" exists. Replace it?", func(yes bool) {
+				if yes {
+					done(path, true)
+				}
+			}, s.win)
+			return
+		}
+		done(path, false)
+	}, s.win)
+	d.Resize(fyne.NewSize(640, 200))
+	d.Show()
+}
+
+func sameFile(a, b string) bool {
+	sa, err1 := os.Stat(a)
+	sb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
 }
 
 func (s *State) openDialog() {
@@ -115,30 +166,11 @@ func (s *State) exportDialog() {
 		if s.doc.Path != "" {
 			base = strings.TrimSuffix(filepath.Base(s.doc.Path), filepath.Ext(s.doc.Path))
 		}
-		d := dialog.NewFileSave(func(wc fyne.URIWriteCloser, err error) {
-			if err != nil {
-				s.showError(err)
-				return
-			}
-			if wc == nil {
-				return
-			}
-			path := wc.URI().Path()
-			wc.Close()
-			// The dialog created an empty file: app.Export writes atomically
-			// and refuses to clobber, so replace only that empty file.
-			overwrite := false
-			if st, err := os.Stat(path); err == nil && st.Size() == 0 {
-				overwrite = true
-			}
+		s.chooseSavePath("Export", fmt.Sprintf("%s.likeness-%d%s", base, r.Settings.Seed, ext), func(path string, overwrite bool) {
 			if err := s.Export(path, r, o, overwrite); err != nil {
 				s.showError(err)
 			}
-		}, s.win)
-		d.SetFileName(fmt.Sprintf("%s.likeness-%d%s", base, r.Settings.Seed, ext))
-		d.SetLocation(dirLister(s.outputDir()))
-		d.Resize(fyne.NewSize(900, 600))
-		d.Show()
+		})
 	}, s.win)
 }
 
@@ -153,7 +185,7 @@ func (s *State) showModels() {
 		fmt.Sprintf("Pack: %s", e.Pack.Name),
 		fmt.Sprintf("Kind: %s, %d px", e.Sig.Kind, e.Sig.Resolution),
 		fmt.Sprintf("Folder: %s", e.Pack.Dir),
-		fmt.Sprintf("ONNX Runtime: %s", ort.InitializedPath()),
+		fmt.Sprintf("ONNX Runtime: %s", app.ORTPath()),
 		"",
 		"Where each model runs:",
 	}
@@ -194,7 +226,7 @@ func (s *State) settingsDialog() {
 		if !ok {
 			return
 		}
-		if _, err := ort.ParseProvider(provider.Selected); err != nil {
+		if _, err := app.ParseProvider(provider.Selected); err != nil {
 			s.showError(err)
 			return
 		}
@@ -218,7 +250,7 @@ func (s *State) settingsDialog() {
 		s.a.Store.Extra = list
 		s.refreshPacks()
 		if provider.Selected != oldProv && s.pack != nil {
-			prov, _ := ort.ParseProvider(provider.Selected)
+			prov, _ := app.ParseProvider(provider.Selected)
 			s.a.Opts.Provider = prov
 			s.cancelJob("provider changed")
 			if err := s.a.Unload(s.pack.Dir); err != nil {
@@ -309,8 +341,8 @@ func (s *State) updateMenu() {
 
 // errNoORT wraps app.New's failure with how to fix it.
 func errNoORT(err error) error {
-	if errors.Is(err, ort.ErrNoLibrary) {
-		return fmt.Errorf("%w\n\nRun `make ort` or set %s (or Settings ▸ ONNX Runtime library)", err, ort.EnvLibrary)
+	if errors.Is(err, app.ErrNoLibrary) {
+		return fmt.Errorf("%w\n\nRun `make ort` or set %s (or Settings ▸ ONNX Runtime library)", err, app.EnvLibrary)
 	}
 	return err
 }

@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"image"
+	"likeness/app"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
@@ -13,8 +14,6 @@ import (
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
-
-	"likeness/engine/export"
 )
 
 // compareView is the QA tab: every panel with its metrics, one zoom for all,
@@ -162,28 +161,15 @@ func (v *compareView) exportDialog() {
 		s.status("run a comparison first")
 		return
 	}
-	d := dialog.NewFileSave(func(wc fyne.URIWriteCloser, err error) {
-		if err != nil {
-			s.showError(err)
-			return
-		}
-		if wc == nil {
-			return
-		}
-		path := wc.URI().Path()
-		wc.Close()
-		if err := export.Write(path, c.Image(), nil, export.WriteOptions{Overwrite: true, Protect: []string{s.doc.Path}}); err != nil {
+	base := strings.TrimSuffix(filepath.Base(s.doc.Path), filepath.Ext(s.doc.Path))
+	s.chooseSavePath("Export comparison", base+".compare.png", func(path string, overwrite bool) {
+		if err := app.WriteImage(path, c.Image(), s.doc, overwrite); err != nil {
 			s.showError(err)
 			return
 		}
 		s.fa.Preferences().SetString(PrefOutputDir, filepath.Dir(path))
 		s.status("exported " + path)
-	}, s.win)
-	base := strings.TrimSuffix(filepath.Base(s.doc.Path), filepath.Ext(s.doc.Path))
-	d.SetFileName(base + ".compare.png")
-	d.SetLocation(dirLister(s.outputDir()))
-	d.Resize(fyne.NewSize(900, 600))
-	d.Show()
+	})
 }
 
 // stickerView is the stickers tab: the 2x2 sheet, regenerate, export.

@@ -15,7 +15,6 @@ import (
 
 	"likeness/app"
 	"likeness/assets"
-	"likeness/engine/ort"
 )
 
 // AppID is the Fyne application id (preferences live under it).
@@ -74,7 +73,7 @@ func Run(args []string) int {
 }
 
 func optionsFromPrefs(p fyne.Preferences) (app.Options, error) {
-	prov, err := ort.ParseProvider(p.StringWithFallback(PrefProvider, "auto"))
+	prov, err := app.ParseProvider(p.StringWithFallback(PrefProvider, "auto"))
 	if err != nil {
 		return app.Options{}, fmt.Errorf("provider preference: %w", err)
 	}

@@ -18,7 +18,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"likeness/app"
-	"likeness/engine/compose"
 )
 
 // widgets are the window's controls; State drives them.
@@ -546,7 +545,7 @@ func (s *State) updateMaskView() {
 		s.updateOverlay()
 		return
 	}
-	w.softMap.Image = compose.SoftMapImage(m.Soft, m.W, m.H, m.W, m.H)
+	w.softMap.Image = app.SoftMapImage(m)
 	w.softMap.Refresh()
 	cells := s.doc.EffectiveMask(s.settings.Lambda)
 	n := 0
