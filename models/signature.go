@@ -182,6 +182,9 @@ func CheckSignatures(p *Pack) (*Signature, error) {
 		}
 		if t, ok := c.tensor(ms.Inputs, "input", "timestep", false, nil); ok && len(t.Shape) > 1 {
 			c.fail("input %q: want a scalar or [B], got %v", "timestep", t.Shape)
+		} else if ok && len(t.Shape) == 0 && t.Type == ort.Float16 {
+			// onnxruntime_go cannot make a float16 scalar; [B] float16 works.
+			c.fail("input %q: a float16 scalar timestep is not supported; export it as [B] (float16) or as a float32/int64 scalar", "timestep")
 		}
 		if t, ok := c.tensor(ms.Inputs, "input", "encoder_hidden_states", true, []int64{-2, 0, int64(sig.D)}); ok {
 			if sig.D == 0 {

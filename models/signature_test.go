@@ -62,7 +62,7 @@ func TestCheckSignaturesSynth(t *testing.T) {
 		{"latent_parameters", synth.Options{Kind: "mcdm", Resolution: 64, LatentParameters: true}, KindMCDM, 64, 4, 8, 8, true, "latent_parameters"},
 		{"scalar timestep", synth.Options{Kind: "mcdm", Resolution: 64, ScalarTimestep: true}, KindMCDM, 64, 4, 8, 8, true, "latent_sample"},
 		{"int64 timestep", synth.Options{Kind: "ip2p", Resolution: 64, TimestepKind: "int64"}, KindIP2P, 64, 0, 0, 8, true, "latent_sample"},
-		{"float16 timestep", synth.Options{Kind: "sd", Resolution: 64, TimestepKind: "float16", ScalarTimestep: true}, KindSD, 64, 0, 0, 4, true, "latent_sample"},
+		{"float16 timestep", synth.Options{Kind: "sd", Resolution: 64, TimestepKind: "float16"}, KindSD, 64, 0, 0, 4, true, "latent_sample"},
 		{"nonlinear", synth.Options{Kind: "mcdm", Resolution: 64, Nonlinear: true}, KindMCDM, 64, 4, 8, 8, true, "latent_sample"},
 		{"no manifest ip2p", synth.Options{Kind: "ip2p", Resolution: 512, NoManifest: true}, KindIP2P, 512, 0, 0, 8, true, "latent_sample"},
 		{"no manifest sd", synth.Options{Kind: "sd", Resolution: 512, NoManifest: true, FixedBatch: true}, KindSD, 512, 0, 0, 4, false, "latent_sample"},
@@ -427,5 +427,22 @@ func TestCheckSignaturesOptimumDynamicDims(t *testing.T) {
 	unet, _ := sig.Model("unet")
 	if s := unet.Inputs[0].Shape; len(s) != 4 || s[2] != -1 || s[3] != -1 {
 		t.Errorf("sample shape %v, want height and width dynamic", s)
+	}
+}
+
+// TestFloat16ScalarTimestepRefused: the Go binding cannot feed a float16
+// scalar, so such a pack is refused up front with a clear reason.
+func TestFloat16ScalarTimestepRefused(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pack")
+	if _, err := synth.Write(dir, synth.Options{Kind: "sd", Resolution: 64, TimestepKind: "float16", ScalarTimestep: true}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := OpenWith(dir, OpenOptions{Probe: UNetChannels})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = CheckSignatures(p)
+	if !errors.Is(err, ErrSignature) || !strings.Contains(err.Error(), "unet/model.onnx") || !strings.Contains(err.Error(), "float16 scalar") {
+		t.Fatalf("err = %v", err)
 	}
 }
