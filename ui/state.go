@@ -46,6 +46,7 @@ type job struct {
 // is read and written on the UI goroutine only; workers get copies and hand
 // results back through post.
 type State struct {
+	eta etaClock // time-left estimates for the status line
 	fa  fyne.App
 	win fyne.Window
 	a   *app.App

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -425,6 +426,7 @@ func (s *State) showProgress(j *job, p app.Progress) {
 	if p.Label != "" {
 		txt += " · " + p.Label
 	}
+	txt += s.eta.left(p, time.Now())
 	w.progress.TextFormatter = func() string { return p.Phase }
 	w.progress.Refresh()
 	s.status(j.name + ": " + txt)
