@@ -44,7 +44,11 @@ screenshot:
 
 windows:
 	@dpkg-query -W gcc-mingw-w64-x86-64 >/dev/null 2>&1 || { sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; $$sudo apt-get update -qq && $$sudo apt-get install -y -qq gcc-mingw-w64-x86-64; }
-	CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc $(GO) build -ldflags "-H windowsgui" -o bin/likeness.exe .
+	# likeness.exe is the app (no console window); likeness-cli.exe the same
+	# program linked as a console binary for the command line.
+	CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc $(GO) build -ldflags "-H windowsgui" -o bin/windows/likeness.exe .
+	CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc $(GO) build -o bin/windows/likeness-cli.exe .
+	bash packaging/install-ort.sh --windows-dlls bin/windows
 
 clean:
 	rm -rf bin
