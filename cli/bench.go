@@ -6,7 +6,6 @@ import (
 	"image"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"likeness/app"
@@ -114,14 +113,6 @@ func runBench(ctx context.Context, env *env, args []string) error {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func peakRSS() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Maxrss * 1024 // kilobytes on Linux
-}
 
 // gradient is a stand-in photo for benchmarks without --input.
 func gradient(w, h int) *image.NRGBA {

@@ -1,0 +1,20 @@
+//go:build unix
+
+package cli
+
+import (
+	"runtime"
+	"syscall"
+)
+
+// peakRSS is the process's peak resident memory in bytes.
+func peakRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	if runtime.GOOS == "darwin" {
+		return int64(ru.Maxrss) // bytes on macOS
+	}
+	return int64(ru.Maxrss) * 1024 // kilobytes on Linux
+}
