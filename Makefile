@@ -40,7 +40,7 @@ bench: build ort
 screenshot:
 	@bash packaging/install-deps.sh screenshot
 	$(MAKE) build ort
-	bash packaging/screenshot.sh $(BIN) docs/screenshot.png
+	SCREENSHOT_KEYS=ctrl+m bash packaging/screenshot.sh $(BIN) docs/screenshot.png
 
 windows:
 	@dpkg-query -W gcc-mingw-w64-x86-64 >/dev/null 2>&1 || { sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; $$sudo apt-get update -qq && $$sudo apt-get install -y -qq gcc-mingw-w64-x86-64; }

@@ -5,7 +5,7 @@ set -euo pipefail
 set_name=${1:-build}
 pkgs=(gcc pkg-config libgl-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev)
 if [ "$set_name" = screenshot ]; then
-  pkgs+=(xvfb xauth libgl1-mesa-dri imagemagick)
+  pkgs+=(xvfb xauth libgl1-mesa-dri imagemagick xdotool)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -25,7 +25,7 @@ display=:99
 export XAUTHORITY=$tmp/Xauthority
 touch "$XAUTHORITY"
 xauth -q add "$display" . "$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
-Xvfb "$display" -screen 0 1400x900x24 -auth "$XAUTHORITY" -nolisten tcp >"$tmp/xvfb.log" 2>&1 &
+Xvfb "$display" -screen 0 "${SCREEN_SIZE:-1400x900}x24" -auth "$XAUTHORITY" -nolisten tcp >"$tmp/xvfb.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do
   DISPLAY=$display xdpyinfo >/dev/null 2>&1 && break
@@ -48,6 +48,13 @@ if ! kill -0 "${pids[1]}" 2>/dev/null; then
   cat "$tmp/app.log" >&2
   exit 1
 fi
+# Optional key presses before the shot (needs xdotool), e.g.
+# SCREENSHOT_KEYS="ctrl+m" to show the mask preview; each is followed by a wait.
+for key in ${SCREENSHOT_KEYS:-}; do
+  xdotool search --sync --name Likeness windowactivate --sync >/dev/null 2>&1 || true
+  xdotool key --clearmodifiers "$key"
+  sleep "${SCREENSHOT_KEY_WAIT:-6}"
+done
 import -display "$display" -window root "$out"
 # Threading mistakes show up as "*** Error in Fyne call thread" lines.
 if grep -q '\*\*\*' "$tmp/app.log"; then

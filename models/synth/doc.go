@@ -27,6 +27,7 @@
 // other word embed to zero, so the empty prompt has no effect.
 //
 // Text effect T(p) = Wt^T · Σ over the 77 tokens of E[id], Wt [D,4] with rows
+// 0.1 times (angry reddens, shocked greens, laughing yellows, crying blues)
 //
 //	0 angry    ( 1.0, -0.5,  0.3,  0.2)
 //	1 shocked  (-0.5,  1.0,  0.2, -0.3)
@@ -36,10 +37,10 @@
 //
 // and zero rows 5..15. A word that appears twice counts twice.
 //
-// Region R: latent rows [3h/8, 3h/4) and columns [w/4, 3w/4) (integer
-// division; the mouth and cheeks of a centred face), Analytic.Region and
-// Analytic.Mask. At 512: rows 24..47, columns 16..47; at 64: rows 3..5,
-// columns 2..5.
+// Region R: latent rows [3h/16, 9h/16) and columns [5w/16, 11w/16) (integer
+// division; the face of a centred head-and-shoulders portrait), Analytic.Region and
+// Analytic.Mask. At 512: rows 12..35, columns 20..43; at 64: rows 1..3,
+// columns 2..4.
 //
 // VAE encoder: a Conv with kernel 8 and stride 8 whose weight is Menc[k][c]/64
 // at all 64 positions, so the latent mean is Menc times the 8x8 block

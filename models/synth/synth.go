@@ -117,6 +117,7 @@ type Analytic struct {
 var (
 	directionWords = []string{"angry", "shocked", "laughing", "crying"}
 	sourceWord     = "neutral"
+	tintScale      = 0.1
 	tints          = [][4]float64{
 		{1.0, -0.5, 0.3, 0.2},  // angry
 		{-0.5, 1.0, 0.2, -0.3}, // shocked
@@ -189,7 +190,11 @@ func New(o Options) (*Analytic, error) {
 		a.Words = append(a.Words, w)
 		a.WordIDs = append(a.WordIDs, id)
 	}
-	a.Tint = append([][4]float64(nil), tints...)
+	// Scaled so that s3 = 5 gives a clear tint (about a quarter of the
+	// colour range) rather than a saturated block.
+	for _, t := range tints {
+		a.Tint = append(a.Tint, [4]float64{tintScale * t[0], tintScale * t[1], tintScale * t[2], tintScale * t[3]})
+	}
 	a.Wa = make([][4]float64, Hidden)
 	for c := range 4 {
 		a.Wa[8+c][c] = 0.01  // token dims 8..11 carry the latent means
@@ -220,7 +225,7 @@ func New(o Options) (*Analytic, error) {
 		return nil, err
 	}
 	h := res / 8
-	a.Region = Rect{Row0: 3 * h / 8, Row1: 3 * h / 4, Col0: h / 4, Col1: 3 * h / 4}
+	a.Region = Rect{Row0: 3 * h / 16, Row1: 9 * h / 16, Col0: 5 * h / 16, Col1: 11 * h / 16}
 	return a, nil
 }
 

@@ -662,7 +662,7 @@ func TestWrite512Fast(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second*raceSlowdown {
 		t.Errorf("Write at 512 took %v", d)
 	}
-	if a.Resolution != 512 || a.LatentSize() != 64 || a.Region != (Rect{24, 48, 16, 48}) {
+	if a.Resolution != 512 || a.LatentSize() != 64 || a.Region != (Rect{12, 36, 20, 44}) {
 		t.Errorf("region %+v", a.Region)
 	}
 	var total int64
@@ -715,7 +715,7 @@ func TestClosedFormConstants(t *testing.T) {
 			}
 		}
 	}
-	if a.Region != (Rect{3, 6, 2, 6}) {
+	if a.Region != (Rect{1, 4, 2, 5}) {
 		t.Errorf("region %+v", a.Region)
 	}
 	ab := AlphasCumprod(1000, 0.00085, 0.012)
