@@ -42,6 +42,11 @@ func TestMain(m *testing.M) {
 	xdg.Reload()
 	code := m.Run()
 	os.RemoveAll(home)
+	packs.Lock()
+	for _, d := range packs.dirs {
+		os.RemoveAll(filepath.Dir(d)) // the shared packs' temporary roots
+	}
+	packs.Unlock()
 	os.Exit(code)
 }
 
