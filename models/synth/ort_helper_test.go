@@ -6,9 +6,8 @@ import (
 	"testing"
 
 	"likeness/engine/ort"
+	"likeness/internal/modeltest"
 	. "likeness/models/onnxpb"
-
-	ortgo "github.com/yalue/onnxruntime_go"
 )
 
 func TestMain(m *testing.M) {
@@ -34,106 +33,34 @@ type out struct {
 	shape []int64
 }
 
-func newValue(typ DataType, shape []int64, f []float32, i []int64) (ortgo.Value, error) {
-	if shape == nil {
-		switch typ {
-		case Float:
-			return ortgo.NewScalar(f[0])
-		case Int64:
-			return ortgo.NewScalar(i[0])
-		case Int32:
-			return ortgo.NewScalar(int32(i[0]))
-		}
-		return nil, fmt.Errorf("no scalar of %v in onnxruntime_go", typ)
-	}
-	s := ortgo.NewShape(shape...)
-	switch typ {
-	case Float:
-		return ortgo.NewTensor(s, append([]float32(nil), f...))
-	case Float16:
-		return ortgo.NewCustomDataTensor(s, Float16Bytes(f), ortgo.TensorElementDataTypeFloat16)
-	case Int64:
-		return ortgo.NewTensor(s, append([]int64(nil), i...))
-	case Int32:
-		v := make([]int32, len(i))
-		for k, x := range i {
-			v[k] = int32(x)
-		}
-		return ortgo.NewTensor(s, v)
-	}
-	return nil, fmt.Errorf("unsupported type %v", typ)
-}
-
-func emptyValue(typ DataType, shape []int64) (ortgo.Value, error) {
-	n := 1
-	for _, d := range shape {
-		n *= int(d)
-	}
-	return newValue(typ, shape, make([]float32, n), make([]int64, n))
-}
-
-func values(v ortgo.Value) []float32 {
-	switch t := v.(type) {
-	case *ortgo.Tensor[float32]:
-		return append([]float32(nil), t.GetData()...)
-	case *ortgo.Tensor[int64]:
-		r := make([]float32, len(t.GetData()))
-		for i, x := range t.GetData() {
-			r[i] = float32(x)
-		}
-		return r
-	case *ortgo.Tensor[int32]:
-		r := make([]float32, len(t.GetData()))
-		for i, x := range t.GetData() {
-			r[i] = float32(x)
-		}
-		return r
-	case *ortgo.CustomDataTensor:
-		return Float16sFromBytes(t.GetData())
-	}
-	panic(fmt.Sprintf("unexpected value %T", v))
-}
-
-// run loads the model file in ONNX Runtime, runs it once and returns every output as
-// float32 values.
+// run loads the model file in ONNX Runtime, runs it once and returns every
+// output as float32 values. Element types are converted by engine/ort from
+// the model's declared types; the signature tests check those types.
 func run(t testing.TB, path string, ins []in, outs []out) [][]float32 {
 	t.Helper()
-	var inNames, outNames []string
-	var inVals, outVals []ortgo.Value
-	defer func() {
-		for _, v := range append(inVals, outVals...) {
-			if v != nil {
-				v.Destroy()
+	mi := make([]modeltest.In, len(ins))
+	for k, x := range ins {
+		mi[k] = modeltest.In{Name: x.name, Shape: x.shape, F: x.f, I: x.i}
+		if x.typ == Int32 || x.typ == Int64 {
+			mi[k].F = nil
+			if mi[k].I == nil {
+				mi[k].I = []int64{}
+			}
+		} else {
+			mi[k].I = nil
+		}
+		if x.shape == nil { // a scalar: the first value
+			if mi[k].F != nil {
+				mi[k].F = mi[k].F[:1]
+			}
+			if mi[k].I != nil {
+				mi[k].I = mi[k].I[:1]
 			}
 		}
-	}()
-	for _, x := range ins {
-		v, err := newValue(x.typ, x.shape, x.f, x.i)
-		if err != nil {
-			t.Fatalf("input %s: %v", x.name, err)
-		}
-		inNames = append(inNames, x.name)
-		inVals = append(inVals, v)
 	}
-	for _, x := range outs {
-		v, err := emptyValue(x.typ, x.shape)
-		if err != nil {
-			t.Fatalf("output %s: %v", x.name, err)
-		}
-		outNames = append(outNames, x.name)
-		outVals = append(outVals, v)
+	mo := make([]modeltest.Out, len(outs))
+	for k, x := range outs {
+		mo[k] = modeltest.Out{Name: x.name, Shape: x.shape}
 	}
-	s, err := ortgo.NewDynamicAdvancedSession(path, inNames, outNames, nil)
-	if err != nil {
-		t.Fatalf("load %s: %v", path, err)
-	}
-	defer s.Destroy()
-	if err := s.Run(inVals, outVals); err != nil {
-		t.Fatalf("run %s: %v", path, err)
-	}
-	res := make([][]float32, len(outVals))
-	for i, v := range outVals {
-		res[i] = values(v)
-	}
-	return res
+	return modeltest.Run(t, path, mi, mo)
 }
