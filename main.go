@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"likeness/cli"
+	_ "likeness/internal/clocale" // before Fyne reads the locale
 )
 
 func main() {
