@@ -47,7 +47,7 @@ func Image(doc *Doc, r *engine.Result, o ExportOptions) *image.NRGBA {
 	case o.Output == OutputModelRes:
 		return r.Paper
 	case o.Preserve:
-		return r.Full
+		return r.Full()
 	}
 	// The plain paper output inside the crop, softened only at its border.
 	c := doc.Crop()

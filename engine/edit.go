@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"sync"
 	"time"
 
 	"likeness/engine/compose"
@@ -35,12 +36,9 @@ type Result struct {
 	// Preserved is Paper with the original crop composited outside the mask
 	// (feathered inside it), so unedited pixels are bit-identical to the input.
 	Preserved *image.NRGBA
-	// Full is the whole original photo with the edit blended into the crop:
-	// through the feathered mask, or the whole crop feathered at its border
-	// for modes without a mask. Everything the edit did not touch keeps the
-	// photo's own pixels and resolution.
-	Full  *image.NRGBA
-	Stats Stats
+	Stats     Stats
+
+	full func() *image.NRGBA // see Full
 }
 
 // Edit runs mask-guided sampling with mask (latent resolution, from
@@ -215,25 +213,37 @@ func (e *Engine) finish(j *job, enc *Encoded, z []float32, mask []bool, mode str
 	j.begin(PhaseCompose)
 	res := e.Sig.Resolution
 	r := &Result{Mode: mode, Mask: mask, Latent: z, Paper: img}
-	var weights []float32
 	if mask != nil {
 		pix := compose.UpsampleMask(mask, e.Sig.Latent, e.Sig.Latent, res, res)
-		weights = compose.Feather(pix, res, res, FeatherPixels)
-		r.Preserved = compose.Blend(enc.Input, img, weights)
+		r.Preserved = compose.Blend(enc.Input, img, compose.Feather(pix, res, res, FeatherPixels))
 	} else {
-		weights = compose.BorderFeather(res, res, FeatherPixels)
 		r.Preserved = img
 	}
-	// Weights at crop size for the full-resolution blend.
-	cw, ch := enc.Crop.Dx(), enc.Crop.Dy()
-	var full []float32
-	if mask != nil {
-		full = compose.Feather(compose.UpsampleMask(mask, e.Sig.Latent, e.Sig.Latent, cw, ch), cw, ch, max(1, FeatherPixels*cw/res))
-	} else {
-		full = compose.BorderFeather(cw, ch, max(1, FeatherPixels*cw/res))
-	}
-	r.Full = compose.IntoFull(enc.Photo, enc.Crop, img, full)
+	// The full-resolution blend costs most on big photos and only exports
+	// need it, so it is made on first use.
+	r.full = sync.OnceValue(func() *image.NRGBA {
+		cw, ch := enc.Crop.Dx(), enc.Crop.Dy()
+		radius := max(1, FeatherPixels*cw/res)
+		var weights []float32
+		if mask != nil {
+			weights = compose.Feather(compose.UpsampleMask(mask, e.Sig.Latent, e.Sig.Latent, cw, ch), cw, ch, radius)
+		} else {
+			weights = compose.BorderFeather(cw, ch, radius)
+		}
+		return compose.IntoFull(enc.Photo, enc.Crop, img, weights)
+	})
 	return r, nil
+}
+
+// Full is the whole original photo with the edit blended into the crop:
+// through the feathered mask, or the whole crop feathered at its border for
+// modes without a mask. Everything the edit did not touch keeps the photo's
+// own pixels and resolution. It is computed on the first call.
+func (r *Result) Full() *image.NRGBA {
+	if r.full == nil {
+		return nil
+	}
+	return r.full()
 }
 
 func tensorImage(chw []float32, res int) *image.NRGBA {

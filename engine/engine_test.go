@@ -403,7 +403,7 @@ func TestMaskGuidedOutsideIsReconstruction(t *testing.T) {
 		}
 	}
 	// Full resolution: everything outside the crop is the photo's own pixels.
-	full, c := guided.Full, f.enc.Crop
+	full, c := guided.Full(), f.enc.Crop
 	if full.Bounds() != f.enc.Photo.Bounds() {
 		t.Fatalf("full output %v, photo %v", full.Bounds(), f.enc.Photo.Bounds())
 	}

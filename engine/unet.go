@@ -40,7 +40,7 @@ type bufKey struct {
 }
 
 type unetBuf struct {
-	sample, ehs []float32
+	sample, ehs, out []float32
 }
 
 func newJob(ctx context.Context, progress ProgressFunc) *job {
@@ -130,16 +130,17 @@ func (e *Engine) unetCall(j *job, zin []float32, t float64, conds []cond, index 
 			ts.F32[i] = float32(t)
 		}
 	}
-	res, err := e.unet.Run(j.ctx, map[string]ort.Value{
+	res, err := e.unet.RunInto(j.ctx, map[string]ort.Value{
 		"sample":                ort.Floats([]int64{int64(b), int64(ch), int64(lat), int64(lat)}, sample),
 		"timestep":              ts,
 		"encoder_hidden_states": ort.Floats([]int64{int64(b), int64(L), int64(D)}, ehs),
-	}, map[string][]int64{"out_sample": {int64(b), 4, int64(lat), int64(lat)}})
+	}, map[string][]int64{"out_sample": {int64(b), 4, int64(lat), int64(lat)}}, map[string][]float32{"out_sample": buf.out})
 	if err != nil {
 		return nil, err
 	}
 	j.evals[j.phase] += b
-	return res["out_sample"].F32, nil
+	buf.out = res["out_sample"].F32 // reused by this call's next step
+	return buf.out, nil
 }
 
 // guide combines branch predictions with the contract's nested guidance:

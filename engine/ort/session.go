@@ -271,6 +271,12 @@ func find(ts []TensorInfo, name string) (TensorInfo, bool) {
 // allocated here); outputs not named are computed but dropped only if the model
 // allows it, so name all of them. Cancelling ctx terminates the native run.
 func (s *Session) Run(ctx context.Context, in map[string]Value, outShapes map[string][]int64) (map[string]Value, error) {
+	return s.RunInto(ctx, in, outShapes, nil)
+}
+
+// RunInto is Run that writes float outputs into the caller's buffers in dst
+// when they have the room, so a denoising loop allocates nothing per call.
+func (s *Session) RunInto(ctx context.Context, in map[string]Value, outShapes map[string][]int64, dst map[string][]float32) (map[string]Value, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -353,7 +359,7 @@ func (s *Session) Run(ctx context.Context, in map[string]Value, outShapes map[st
 	}
 	res := make(map[string]Value, len(outputs))
 	for i, info := range s.Outputs {
-		v, err := readValue(outputs[i])
+		v, err := readValue(outputs[i], dst[info.Name])
 		if err != nil {
 			return nil, fmt.Errorf("%s: output %q: %w", s.Path, info.Name, err)
 		}

@@ -264,11 +264,12 @@ func fill(dst ortgo.Value, t ElemType, v Value) error {
 	return nil
 }
 
-func readValue(v ortgo.Value) (Value, error) {
+// readValue copies a native value out, into dst when it has the room.
+func readValue(v ortgo.Value, dst []float32) (Value, error) {
 	shape := []int64(v.GetShape())
 	switch d := v.(type) {
 	case *ortgo.Tensor[float32]:
-		return Value{Shape: shape, F32: append([]float32(nil), d.GetData()...)}, nil
+		return Value{Shape: shape, F32: append(dst[:0], d.GetData()...)}, nil
 	case *ortgo.Tensor[int64]:
 		return Value{Shape: shape, I64: append([]int64(nil), d.GetData()...)}, nil
 	case *ortgo.Tensor[int32]:
@@ -286,7 +287,11 @@ func readValue(v ortgo.Value) (Value, error) {
 			return Value{}, fmt.Errorf("unsupported output element type %v", d.DataType())
 		}
 		b := d.GetData()
-		out := make([]float32, len(b)/2)
+		out := dst[:0]
+		if cap(out) < len(b)/2 {
+			out = make([]float32, len(b)/2)
+		}
+		out = out[:len(b)/2]
 		for i := range out {
 			out[i] = Float16ToFloat32(binary.LittleEndian.Uint16(b[2*i:]))
 		}
