@@ -34,9 +34,9 @@ type job struct {
 // bufKey identifies a UNet call's conditions: the same branch set at the
 // same batch position reuses its buffers, so only z_t is copied per step.
 type bufKey struct {
-	first *float32 // the first branch's text embedding
-	index int      // position of the first branch
-	n     int      // branches in the call
+	first, last *float32 // the first and last branches' text embeddings
+	index       int      // position of the first branch
+	n           int      // branches in the call
 }
 
 type unetBuf struct {
@@ -96,7 +96,7 @@ func (e *Engine) unetCall(j *job, zin []float32, t float64, conds []cond, index 
 		L += e.Sig.K
 	}
 	D := e.Sig.D
-	key := bufKey{first: &conds[0].text[0], index: index, n: b}
+	key := bufKey{first: &conds[0].text[0], last: &conds[b-1].text[0], index: index, n: b}
 	buf := j.bufs[key]
 	if buf == nil {
 		buf = &unetBuf{sample: make([]float32, b*ch*hw), ehs: make([]float32, b*L*D)}
