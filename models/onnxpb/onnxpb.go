@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"strconv"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -88,6 +89,15 @@ type Tensor struct {
 	Dims []int64
 	Type DataType
 	Raw  []byte
+	// External, when set, stores the data in a separate file instead of Raw
+	// (ONNX external data, as Optimum writes for models over 2 GB).
+	External *External
+}
+
+// External locates a tensor's data in a file beside the model.
+type External struct {
+	Location       string // file name, relative to the model
+	Offset, Length int64
 }
 
 func count(dims []int64) int {
@@ -369,9 +379,45 @@ func encodeTensor(name string, t Tensor) []byte {
 	if name != "" {
 		b = appendString(b, 8, name)
 	}
+	if t.External != nil {
+		entry := func(k, v string) {
+			var e []byte // StringStringEntryProto
+			e = appendString(e, 1, k)
+			e = appendString(e, 2, v)
+			b = appendMessage(b, 13, e) // external_data
+		}
+		entry("location", t.External.Location)
+		entry("offset", strconv.FormatInt(t.External.Offset, 10))
+		entry("length", strconv.FormatInt(t.External.Length, 10))
+		b = protowire.AppendTag(b, 14, protowire.VarintType) // data_location = EXTERNAL
+		b = protowire.AppendVarint(b, 1)
+		return b
+	}
 	b = protowire.AppendTag(b, 9, protowire.BytesType)
 	b = protowire.AppendBytes(b, t.Raw)
 	return b
+}
+
+// ModelExternal is Model with every initializer of at least minBytes moved
+// into one data file (its bytes are returned), named location beside the
+// model, at 64-byte aligned offsets.
+func (g *Graph) ModelExternal(opset int64, location string, minBytes int) (model, data []byte) {
+	saved := append([]initializer(nil), g.inits...)
+	defer func() { g.inits = saved }()
+	for i, in := range g.inits {
+		if len(in.t.Raw) < minBytes {
+			continue
+		}
+		for len(data)%64 != 0 {
+			data = append(data, 0)
+		}
+		t := in.t
+		t.External = &External{Location: location, Offset: int64(len(data)), Length: int64(len(t.Raw))}
+		data = append(data, t.Raw...)
+		t.Raw = nil
+		g.inits[i].t = t
+	}
+	return g.Model(opset), data
 }
 
 func encodeValueInfo(v valueInfo) []byte {

@@ -85,6 +85,14 @@ func (b *builder) model() []byte {
 	return b.Model(Opset)
 }
 
+// modelExternal is model with initializers over 1 KiB in model.onnx_data.
+func (b *builder) modelExternal() (model, data []byte) {
+	for _, c := range b.casts {
+		c()
+	}
+	return b.ModelExternal(Opset, "model.onnx_data", 1024)
+}
+
 // tmp returns a fresh intermediate name.
 func (b *builder) tmp(prefix string) string {
 	b.n++
@@ -120,6 +128,13 @@ func flat(m [][]float64) []float64 {
 }
 
 func (a *Analytic) textEncoder() []byte {
+	model, _ := a.textEncoderFiles()
+	return model
+}
+
+// textEncoderFiles builds the text encoder; data is its external weights
+// when ExternalData is set.
+func (a *Analytic) textEncoderFiles() (model, data []byte) {
 	b := a.newBuilder("text_encoder")
 	ids := "input_ids"
 	if a.IDs32 {
@@ -141,7 +156,10 @@ func (a *Analytic) textEncoder() []byte {
 		pooled := b.floatOut("pooler_output", b.dims(int64(a.D)))
 		b.Node("ReduceMean", []string{out}, []string{pooled}, pb.AttrInts("axes", 1), pb.AttrInt("keepdims", 0))
 	}
-	return b.model()
+	if a.ExternalData {
+		return b.modelExternal()
+	}
+	return b.model(), nil
 }
 
 func (a *Analytic) unet() []byte {

@@ -49,6 +49,9 @@ type Options struct {
 	// NoManifest omits likeness.json, as a plain Optimum export would; the
 	// parameters then go to analytic.json so that Load still works.
 	NoManifest bool
+	// ExternalData keeps the text encoder's weights in model.onnx_data beside
+	// it, as Optimum does for models over 2 GB.
+	ExternalData bool
 	// OptimumDims declares spatial sizes and the sequence length dynamic and
 	// adds the text encoder's pooler_output, as Optimum's exports do.
 	OptimumDims bool
@@ -81,6 +84,7 @@ type Analytic struct {
 	LatentParameters bool   `json:"latent_parameters"`
 	Nonlinear        bool   `json:"nonlinear"`
 	OptimumDims      bool   `json:"optimum_dims"`
+	ExternalData     bool   `json:"external_data"`
 
 	TextLen   int `json:"text_len"`   // 77
 	D         int `json:"d"`          // text hidden size
@@ -176,7 +180,7 @@ func New(o Options) (*Analytic, error) {
 	a := &Analytic{
 		Kind: kind, Resolution: res, VAEScalingFactor: 0.18215, SpatialLatentScale: sls,
 		FixedBatch: o.FixedBatch, IDs32: o.IDs32, TimestepKind: ts, ScalarTimestep: o.ScalarTimestep,
-		Float16: o.Float16, LatentParameters: o.LatentParameters, Nonlinear: o.Nonlinear, OptimumDims: o.OptimumDims,
+		Float16: o.Float16, LatentParameters: o.LatentParameters, Nonlinear: o.Nonlinear, OptimumDims: o.OptimumDims, ExternalData: o.ExternalData,
 		TextLen: TextLen, D: Hidden, K: ImgTokens, Dc: EmbedDim, VocabSize: len(vocab),
 		LogVar: -2, SDMean: [4]float64{0.3, -0.2, 0.1, 0.0}, NonlinearGain: 0.5,
 		NumTrainTimesteps: 1000, BetaStart: 0.00085, BetaEnd: 0.012,

@@ -730,3 +730,42 @@ func TestClosedFormConstants(t *testing.T) {
 		}
 	}
 }
+
+// TestExternalData: the text encoder's table lives in model.onnx_data, the
+// manifest lists it, and the model still computes the same embeddings.
+func TestExternalData(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pack")
+	a, err := Write(dir, Options{Resolution: 64, ExternalData: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := os.Stat(filepath.Join(dir, "text_encoder", "model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.Stat(filepath.Join(dir, "text_encoder", "model.onnx_data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if model.Size() > 64<<10 || data.Size() < int64(4*a.VocabSize*a.D) {
+		t.Fatalf("model.onnx %d bytes, model.onnx_data %d bytes", model.Size(), data.Size())
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "likeness.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), `"text_encoder/model.onnx_data"`) {
+		t.Fatal("the manifest does not list the external data file")
+	}
+	ids := a.NullIDs()
+	ids[1] = a.WordIDs[0]
+	got := run(t, filepath.Join(dir, "text_encoder", "model.onnx"),
+		[]in{{name: "input_ids", typ: Int64, shape: []int64{1, 77}, i: ids}},
+		[]out{{name: "last_hidden_state", typ: Float, shape: []int64{1, 77, int64(a.D)}}})
+	want := a.TextEncode(ids)
+	for i := range want {
+		if got[0][i] != want[i] {
+			t.Fatalf("embedding %d = %v, want %v", i, got[0][i], want[i])
+		}
+	}
+}

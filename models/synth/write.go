@@ -190,7 +190,15 @@ func (a *Analytic) writeAll(dir, name string, noManifest bool) error {
 		}{"image_projector", a.imageProjector})
 	}
 	for _, m := range models {
-		if err := put(m.name+"/model.onnx", m.build()); err != nil {
+		model := m.build()
+		if m.name == "text_encoder" && a.ExternalData {
+			var data []byte
+			model, data = a.textEncoderFiles()
+			if err := put(m.name+"/model.onnx_data", data); err != nil {
+				return err
+			}
+		}
+		if err := put(m.name+"/model.onnx", model); err != nil {
 			return err
 		}
 	}
