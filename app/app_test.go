@@ -274,3 +274,45 @@ func TestCreateDemoPack(t *testing.T) {
 		t.Fatalf("second call: %v", err)
 	}
 }
+
+// TestCompareKeepsPaintAndMasksBelongToTheirPack: a comparison uses the
+// painted mask instead of recomputing (and erasing) it, and a mask computed
+// by one pack is never used by another.
+func TestCompareKeepsPaintAndMasksBelongToTheirPack(t *testing.T) {
+	a, e := newTestApp(t, 128)
+	doc, err := OpenPhoto(filepath.Join(testImages(t), "portrait_astronaut_eileen_collins.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := quick(e)
+	if _, err := doc.ComputeMask(context.Background(), e, s, nil); err != nil {
+		t.Fatal(err)
+	}
+	doc.Paint(0.5, 0.5, 1, true, s.Lambda)
+	c, err := Compare(context.Background(), e, nil, doc, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !doc.Painted() || !c.Panels[3].Result.Mask[0] {
+		t.Fatalf("compare dropped the paint (painted %v, cell 0 %v)", doc.Painted(), c.Panels[3].Result.Mask[0])
+	}
+	if n := len(doc.Results()); n != 0 {
+		t.Fatalf("compare added %d results to the history", n)
+	}
+	// Another pack at another resolution: the old mask must not be used.
+	dir := filepath.Join(a.Store.Root, "bigger")
+	if _, err := synth.Write(dir, synth.Options{Resolution: 256}); err != nil {
+		t.Fatal(err)
+	}
+	e2, err := a.LoadPack(context.Background(), "bigger", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := doc.Edit(context.Background(), e2, quick(e2), true, nil)
+	if err != nil {
+		t.Fatalf("edit with another pack: %v", err)
+	}
+	if len(r.Mask) != 32*32 || r.Crop != doc.Crop() {
+		t.Fatalf("mask of %d cells, crop %v", len(r.Mask), r.Crop)
+	}
+}

@@ -44,11 +44,18 @@ func Compare(ctx context.Context, e, sd *engine.Engine, doc *Doc, s engine.Setti
 	if err != nil {
 		return nil, err
 	}
-	m, err := doc.ComputeMask(ctx, e, s, progress)
-	if err != nil {
-		return nil, err
+	// The user's painted (or already computed) mask is kept, not recomputed.
+	mask := doc.maskFor(e, s)
+	if mask == nil {
+		if _, err := doc.ComputeMask(ctx, e, s, progress); err != nil {
+			return nil, err
+		}
+		mask = doc.maskFor(e, s)
 	}
-	mask := doc.EffectiveMask(s.Lambda)
+	m := doc.Mask()
+	if m == nil || mask == nil {
+		return nil, ErrNoMask
+	}
 	res := e.Sig.Resolution
 	pix := compose.UpsampleMask(mask, m.W, m.H, res, res)
 	c := &Comparison{Settings: s, MaskArea: m.Area(s.Lambda)}

@@ -21,6 +21,7 @@ type Doc struct {
 	enc     map[*engine.Engine]*engine.Encoded
 	mask    *engine.Mask
 	maskKey engine.Settings // settings the mask was computed with, λ aside
+	maskEng *engine.Engine  // the pack that computed it
 	painted []bool          // nil = the thresholded mask
 	undo    [][]bool        // painted states before each stroke
 	History []*engine.Result
@@ -90,9 +91,48 @@ func (d *Doc) ComputeMask(ctx context.Context, e *engine.Engine, s engine.Settin
 		return nil, err
 	}
 	d.mu.Lock()
-	d.mask, d.maskKey, d.painted, d.undo = m, maskKey(s), nil, nil
-	d.mu.Unlock()
+	defer d.mu.Unlock()
+	if d.crop != enc.Crop { // the crop moved meanwhile: this mask belongs to no crop
+		return nil, ErrCropChanged
+	}
+	d.mask, d.maskKey, d.maskEng, d.painted, d.undo = m, maskKey(s), e, nil, nil
 	return m, nil
+}
+
+// ErrCropChanged means the crop moved while work for the old crop ran.
+var ErrCropChanged = errors.New("the crop changed while the mask was computed; preview it again")
+
+// DropMask forgets the computed and painted mask (for example when another
+// pack is loaded: a mask belongs to the pack that computed it).
+func (d *Doc) DropMask() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.mask, d.maskEng, d.painted, d.undo = nil, nil, nil, nil
+}
+
+// Results is a copy of the session's history, safe to read while an edit runs.
+func (d *Doc) Results() []*engine.Result {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]*engine.Result(nil), d.History...)
+}
+
+// maskFor returns the mask an edit with s on e should use without
+// computing anything: the painted mask, or N > λ when the computed mask
+// was made by e with the same settings; nil when a mask must be computed.
+func (d *Doc) maskFor(e *engine.Engine, s engine.Settings) []bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.mask == nil || d.maskEng != e {
+		return nil
+	}
+	if d.painted != nil {
+		return append([]bool(nil), d.painted...)
+	}
+	if d.maskKey != maskKey(s) {
+		return nil
+	}
+	return d.mask.Threshold(s.Lambda)
 }
 
 // Mask returns the computed mask, or nil before one was computed.
@@ -186,15 +226,13 @@ func (d *Doc) Edit(ctx context.Context, e *engine.Engine, s engine.Settings, use
 	}
 	var mask []bool
 	if useMask {
-		d.mu.Lock()
-		stale := d.mask == nil || d.painted == nil && d.maskKey != maskKey(s)
-		d.mu.Unlock()
-		if stale {
-			if _, err := d.ComputeMask(ctx, e, s, progress); err != nil {
+		if mask = d.maskFor(e, s); mask == nil {
+			m, err := d.ComputeMask(ctx, e, s, progress)
+			if err != nil {
 				return nil, err
 			}
+			mask = m.Threshold(s.Lambda)
 		}
-		mask = d.EffectiveMask(s.Lambda)
 	}
 	r, err := e.Edit(ctx, enc, s, mask, progress)
 	if err != nil {

@@ -50,7 +50,7 @@ func Image(doc *Doc, r *engine.Result, o ExportOptions) *image.NRGBA {
 		return r.Full()
 	}
 	// The plain paper output inside the crop, softened only at its border.
-	c := doc.Crop()
+	c := r.Crop
 	return compose.IntoFull(doc.Photo.Image, c, r.Paper, compose.BorderFeather(c.Dx(), c.Dy(), max(1, engine.FeatherPixels*c.Dx()/r.Paper.Bounds().Dx())))
 }
 
@@ -117,7 +117,7 @@ func NewStatsRecord(s engine.Stats) StatsRecord {
 // NewRecord describes a result.
 func NewRecord(e *engine.Engine, doc *Doc, r *engine.Result, o ExportOptions) Record {
 	pa, pb, _ := e.Prompts(r.Settings)
-	c := doc.Crop()
+	c := r.Crop
 	rec := Record{Likeness: Version, Time: time.Now().UTC(), Mode: r.Mode, Input: doc.Path, Crop: [4]int{c.Min.X, c.Min.Y, c.Dx(), c.Dy()},
 		Output: map[Output]string{OutputFull: "full", OutputModelRes: "model-res"}[o.Output], Preserve: o.Preserve,
 		Settings: r.Settings, Source: pa, Target: pb, Strength: r.Strength, Painted: doc.Painted(),

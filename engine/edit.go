@@ -30,7 +30,9 @@ type Result struct {
 	Settings Settings
 	Strength float64 // SDEdit only
 	Mask     []bool  // latent-resolution mask used (mask-guided)
-	Latent   []float32
+	// Crop is the square of the photo the model saw, in photo pixels.
+	Crop   image.Rectangle
+	Latent []float32
 	// Paper is the plain model output: the decoded crop at model resolution.
 	Paper *image.NRGBA
 	// Preserved is Paper with the original crop composited outside the mask
@@ -212,7 +214,7 @@ func (e *Engine) finish(j *job, enc *Encoded, z []float32, mask []bool, mode str
 	j.end()
 	j.begin(PhaseCompose)
 	res := e.Sig.Resolution
-	r := &Result{Mode: mode, Mask: mask, Latent: z, Paper: img}
+	r := &Result{Mode: mode, Mask: mask, Crop: enc.Crop, Latent: z, Paper: img}
 	if mask != nil {
 		pix := compose.UpsampleMask(mask, e.Sig.Latent, e.Sig.Latent, res, res)
 		r.Preserved = compose.Blend(enc.Input, img, compose.Feather(pix, res, res, FeatherPixels))

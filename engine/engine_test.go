@@ -550,6 +550,8 @@ func TestBadSettings(t *testing.T) {
 		"unknown sched":    func(s *Settings) { s.Scheduler = "pndm2" },
 		"unknown dir":      func(s *Settings) { s.Direction = "sleepy" },
 		"even blur":        func(s *Settings) { s.BlurKernel = 4 },
+		"NaN s3":           func(s *Settings) { s.S3 = math.NaN() },
+		"infinite lambda":  func(s *Settings) { s.Lambda = math.Inf(1) },
 		"mask noise > all": func(s *Settings) { s.MaskNoiseSteps = s.Steps + 1 },
 	} {
 		s := f.settings()

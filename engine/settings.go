@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"likeness/engine/scheduler"
@@ -43,6 +44,11 @@ func (e *Engine) DefaultSettings() Settings {
 // Validate checks ranges and that a target is known.
 func (e *Engine) Validate(s Settings) error {
 	bad := func(f string, a ...any) error { return fmt.Errorf("%w: %s", ErrBadSettings, fmt.Sprintf(f, a...)) }
+	for name, v := range map[string]float64{"s1": s.S1, "s2": s.S2, "s3": s.S3, "lambda": s.Lambda} {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return bad("%s is not a number", name)
+		}
+	}
 	switch {
 	case s.S1 < 0 || s.S2 < 0 || s.S3 < 0:
 		return bad("guidance scales must be >= 0 (s1 %g, s2 %g, s3 %g)", s.S1, s.S2, s.S3)
