@@ -316,3 +316,31 @@ func TestCompareKeepsPaintAndMasksBelongToTheirPack(t *testing.T) {
 		t.Fatalf("mask of %d cells, crop %v", len(r.Mask), r.Crop)
 	}
 }
+
+func TestCreateDemoPackReplacesABrokenOne(t *testing.T) {
+	a, err := New(Options{Provider: ort.CPU})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	a.Store.Root = filepath.Join(t.TempDir(), "packs")
+	p, err := a.CreateDemoPack(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	unet := p.ModelPath("unet")
+	if err := os.WriteFile(unet, []byte("truncated"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p2, err := a.CreateDemoPack(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p2.CheckFiles(); err != nil {
+		t.Fatalf("the replaced demo pack is broken: %v", err)
+	}
+	entries, _ := os.ReadDir(a.Store.Root)
+	if len(entries) != 1 {
+		t.Fatalf("store holds %d entries, want only the demo pack", len(entries))
+	}
+}

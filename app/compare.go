@@ -84,9 +84,9 @@ func Compare(ctx context.Context, e, sd *engine.Engine, doc *Doc, s engine.Setti
 		ss := sd.DefaultSettings()
 		ss.Subject, ss.Seed, ss.Steps, ss.Scheduler = s.Subject, s.Seed, s.Steps, s.Scheduler
 		ss.Direction, ss.Target = "", s.Target
-		if ss.Target == "" {
-			_, pb, _ := e.Prompts(s)
-			ss.Target = pb // the edit's full target prompt
+		if ss.Target == "" { // the direction's own words, through the sd pack's template
+			d, _ := e.Manifest().Direction(s.Direction)
+			ss.Target = d.Target
 		}
 		for _, st := range SDEditStrengths {
 			r, err := sd.SDEdit(ctx, senc, ss, st, progress)

@@ -78,6 +78,10 @@ type Record struct {
 	Target    string            `json:"target_prompt"`
 	Strength  float64           `json:"strength,omitempty"`
 	MaskArea  float64           `json:"mask_area"` // fraction of latent cells edited
+	// MaskEmpty says why the computed mask is empty (then the edit is the
+	// reconstruction); MaskStats are the mask computation's counters.
+	MaskEmpty string       `json:"mask_empty_reason,omitempty"`
+	MaskStats *StatsRecord `json:"mask_stats,omitempty"`
 	Painted   bool              `json:"mask_painted"`
 	Pack      PackRecord        `json:"pack"`
 	Providers map[string]string `json:"providers"`
@@ -122,6 +126,10 @@ func NewRecord(e *engine.Engine, doc *Doc, r *engine.Result, o ExportOptions) Re
 		Output: map[Output]string{OutputFull: "full", OutputModelRes: "model-res"}[o.Output], Preserve: o.Preserve,
 		Settings: r.Settings, Source: pa, Target: pb, Strength: r.Strength, Painted: doc.Painted(),
 		Pack: PackRecord{Name: e.Pack.Name, Kind: string(e.Sig.Kind), Files: PackDigests(e)}, Providers: Providers(e), Stats: NewStatsRecord(r.Stats)}
+	if m := doc.Mask(); m != nil && r.Mode == engine.ModeMaskGuided {
+		ms := NewStatsRecord(m.Stats)
+		rec.MaskEmpty, rec.MaskStats = m.Reason, &ms
+	}
 	if r.Mask != nil {
 		n := 0
 		for _, b := range r.Mask {
@@ -151,7 +159,7 @@ func Metadata(e *engine.Engine, doc *Doc, r *engine.Result, o ExportOptions) (*e
 		return nil, fmt.Errorf("encode settings: %w", err)
 	}
 	s := r.Settings
-	b := r.Paper.Bounds()
+	b := Image(doc, r, o).Bounds()
 	hash := rec.Pack.Files["unet/model.onnx"]
 	if len(hash) > 10 {
 		hash = hash[:10]

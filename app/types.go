@@ -50,10 +50,21 @@ func (a *App) CreateDemoPack(ctx context.Context) (*models.Pack, error) {
 	}
 	final := filepath.Join(a.Store.Root, DemoPackName)
 	if p, err := models.OpenWith(final, models.OpenOptions{Probe: models.UNetChannels}); err == nil {
-		return p, nil
+		if err := p.CheckFiles(); err == nil {
+			return p, nil
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	// A broken demo pack (an interrupted older version, a deleted file) is
+	// set aside and replaced; it holds nothing of the user's.
+	if _, err := os.Stat(final); err == nil {
+		aside := filepath.Join(a.Store.Root, fmt.Sprintf(".%s.broken-%d", DemoPackName, os.Getpid()))
+		if err := os.Rename(final, aside); err != nil {
+			return nil, fmt.Errorf("replace broken demo pack %s: %w", final, err)
+		}
+		defer os.RemoveAll(aside)
 	}
 	if _, err := synth.Write(final, synth.Options{Kind: "mcdm", Resolution: 512, Name: "Likeness demo (tints a region; not a trained editor)"}); err != nil {
 		return nil, fmt.Errorf("create demo pack: %w", err)

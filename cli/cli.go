@@ -102,7 +102,7 @@ func run(ctx context.Context, e *env, args []string) int {
 			fmt.Fprintf(e.stderr, "likeness %s: %v\n", c.name, err)
 			return ExitUsage
 		case errors.Is(err, context.Canceled) || ctx.Err() != nil:
-			fmt.Fprintf(e.stderr, "likeness %s: cancelled; nothing was written\n", c.name)
+			fmt.Fprintf(e.stderr, "likeness %s: cancelled; no partly written file was left\n", c.name)
 			return ExitCancelled
 		}
 		fmt.Fprintf(e.stderr, "likeness %s: %v\n", c.name, err)

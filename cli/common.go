@@ -89,7 +89,7 @@ func (f *editFlags) settings(e *engine.Engine) (engine.Settings, error) {
 	if f.set("mask-noise-steps") {
 		s.MaskNoiseSteps = f.maskNoiseSteps
 	} else if s.MaskNoiseSteps > s.Steps {
-		s.MaskNoiseSteps = s.Steps / 2
+		s.MaskNoiseSteps = max(1, min(s.MaskNoiseSteps, s.Steps)) // the manifest's rule
 	}
 	if f.set("blur-kernel") {
 		s.BlurKernel = f.blur

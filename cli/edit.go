@@ -95,6 +95,10 @@ func runEdit(ctx context.Context, env *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if m := doc.Mask(); !*noMask && m != nil && m.Reason != "" {
+		pr.done()
+		fmt.Fprintf(env.stderr, "likeness edit: the mask is empty (%s); the output reconstructs the photo\n", m.Reason)
+	}
 	o := app.ExportOptions{Preserve: !*noPreserve, Overwrite: f.overwrite, Quality: *quality}
 	if *modelRes {
 		o.Output = app.OutputModelRes

@@ -232,7 +232,18 @@ func (e *Engine) finish(j *job, enc *Encoded, z []float32, mask []bool, mode str
 		} else {
 			weights = compose.BorderFeather(cw, ch, radius)
 		}
-		return compose.IntoFull(enc.Photo, enc.Crop, img, weights)
+		full := compose.IntoFull(enc.Photo, enc.Crop, img, weights)
+		if enc.HasAlpha {
+			// The model sees the photo flattened on white; an edit changes
+			// colours, not the shape, so the photo keeps its transparency.
+			b := full.Bounds()
+			for y := b.Min.Y; y < b.Max.Y; y++ {
+				for x := b.Min.X; x < b.Max.X; x++ {
+					full.Pix[full.PixOffset(x, y)+3] = enc.Photo.Pix[enc.Photo.PixOffset(x, y)+3]
+				}
+			}
+		}
+		return full
 	})
 	return r, nil
 }

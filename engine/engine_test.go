@@ -187,18 +187,30 @@ func TestMaskDegenerateWhenTextHasNoEffect(t *testing.T) {
 // evaluations, two scheduler steps) on a pack whose UNet is nonlinear in z_t,
 // so that the map depends on the noise and differs between channels.
 func TestMaskShortcutEqualsLiteral(t *testing.T) {
-	for _, sched := range []string{"unipc", "ddim", "dpmpp_2m", "euler_ancestral"} {
+	for _, sched := range []string{"unipc", "ddim", "dpmpp_2m", "euler_ancestral", "ddim clip_sample"} {
 		t.Run(sched, func(t *testing.T) {
 			f := newFixture(t, synth.Options{Nonlinear: true}, nil)
 			s := f.settings()
 			s.Scheduler = sched
+			perSeed := 2
+			if sched == "ddim clip_sample" {
+				// Clipping makes the step nonlinear in ε: the engine must fall
+				// back to the literal five evaluations per seed.
+				s.Scheduler, perSeed = "ddim", 5
+				if err := f.e.sched.Set("clip_sample", true); err != nil {
+					t.Fatal(err)
+				}
+				if err := f.e.sched.Set("clip_sample_range", 0.3); err != nil {
+					t.Fatal(err)
+				}
+			}
 			s.S1, s.S2, s.S3 = 1.5, 2.5, 4
 			m, err := f.e.ComputeMask(context.Background(), f.enc, s, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := m.Stats.UNetEvals[PhaseMask]; got != 2*s.MaskSeeds {
-				t.Errorf("mask used %d UNet evaluations, want %d", got, 2*s.MaskSeeds)
+			if got := m.Stats.UNetEvals[PhaseMask]; got != perSeed*s.MaskSeeds {
+				t.Errorf("mask used %d UNet evaluations, want %d", got, perSeed*s.MaskSeeds)
 			}
 			lit := literalMask(t, f, s)
 			distinct := map[float32]bool{}

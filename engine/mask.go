@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"likeness/engine/scheduler"
+	"likeness/models"
 )
 
 // Mask is the editing mask the model computes itself (DiffEdit on the trained
@@ -63,6 +64,12 @@ func (e *Engine) ComputeMask(ctx context.Context, enc *Encoded, s Settings, prog
 	if err != nil {
 		return nil, err
 	}
+	var tn []float32 // the literal computation also needs the null text
+	if !scheduler.AffineStep(s.Scheduler, e.sched) {
+		if tn, err = e.textEmbedding(ctx, ""); err != nil {
+			return nil, err
+		}
+	}
 	lat := e.Sig.Latent
 	hw := lat * lat
 	D := make([]float64, hw)
@@ -71,7 +78,7 @@ func (e *Engine) ComputeMask(ctx context.Context, enc *Encoded, s Settings, prog
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		d, err := e.maskSeed(j, enc, s, idx, seed, ta, tb)
+		d, err := e.maskSeed(j, enc, s, idx, seed, tn, ta, tb)
 		if err != nil {
 			return nil, err
 		}
@@ -106,8 +113,10 @@ func (e *Engine) ComputeMask(ctx context.Context, enc *Encoded, s Settings, prog
 	return m, nil
 }
 
-// maskSeed returns d_seed / (mean over channels |z − z′|) for one seed.
-func (e *Engine) maskSeed(j *job, enc *Encoded, s Settings, idx, seed int, ta, tb []float32) ([]float64, error) {
+// maskSeed returns d_seed / (mean over channels |z − z′|) for one seed. With
+// tn nil it uses the two-evaluation shortcut; otherwise (a scheduler whose
+// step is not affine in ε) it steps both guided predictions literally.
+func (e *Engine) maskSeed(j *job, enc *Encoded, s Settings, idx, seed int, tn, ta, tb []float32) ([]float64, error) {
 	fresh := func() (scheduler.Scheduler, float64, error) {
 		sc, err := scheduler.New(s.Scheduler, e.sched)
 		if err != nil {
@@ -126,23 +135,48 @@ func (e *Engine) maskSeed(j *job, enc *Encoded, s Settings, idx, seed int, ta, t
 	n := len(enc.Z0)
 	zt := sc.AddNoise(enc.Z0, noise(s.Seed, 1+uint64(seed), n), t)
 	zin := sc.ScaleModelInput(zt, t)
-	eps, err := e.evalUNet(j, zin, t, []cond{
-		{spatial: enc.CS, tokens: enc.Tokens, text: ta},
-		{spatial: enc.CS, tokens: enc.Tokens, text: tb},
-	})
-	if err != nil {
-		return nil, err
-	}
-	delta := make([]float32, n)
-	s3 := float32(s.S3)
-	for i := range delta {
-		delta[i] = s3 * (eps[1][i] - eps[0][i])
-	}
 	var stepNoise []float32
 	if sc.NeedsNoise() {
 		stepNoise = noise(s.Seed, 1<<32+uint64(seed), n) // cancels in z − z′
 	}
-	za, err := sc.Step(delta, t, zt, stepNoise)
+	// epsA and epsB are what the two fresh steps get: s3·Δε and 0 for the
+	// shortcut, ε̃(p_b) and ε̃(p_a) for the literal computation.
+	var epsA, epsB []float32
+	if tn == nil {
+		eps, err := e.evalUNet(j, zin, t, []cond{
+			{spatial: enc.CS, tokens: enc.Tokens, text: ta},
+			{spatial: enc.CS, tokens: enc.Tokens, text: tb},
+		})
+		if err != nil {
+			return nil, err
+		}
+		epsA, epsB = make([]float32, n), make([]float32, n)
+		s3 := float32(s.S3)
+		for i := range epsA {
+			epsA[i] = s3 * (eps[1][i] - eps[0][i])
+		}
+	} else {
+		conds := []cond{{spatial: enc.CSNull, tokens: enc.TokensNull, text: tn}}
+		if e.Sig.Kind == models.KindMCDM {
+			conds = append(conds, cond{spatial: enc.CSNull, tokens: enc.Tokens, text: tn})
+		}
+		conds = append(conds, cond{spatial: enc.CS, tokens: enc.Tokens, text: tn},
+			cond{spatial: enc.CS, tokens: enc.Tokens, text: ta}, cond{spatial: enc.CS, tokens: enc.Tokens, text: tb})
+		eps, err := e.evalUNet(j, zin, t, conds)
+		if err != nil {
+			return nil, err
+		}
+		k := len(conds) - 3 // eps[k] is (c_im,c_s,∅), then p_a, then p_b
+		e1 := eps[0]        // ip2p: no image tokens, the s1 term vanishes
+		if e.Sig.Kind == models.KindMCDM {
+			e1 = eps[1]
+		}
+		epsA, epsB = make([]float32, n), make([]float32, n)
+		s1, s2, s3 := float32(s.S1), float32(s.S2), float32(s.S3)
+		guide(epsA, eps[0], e1, eps[k], eps[k+2], s1, s2, s3) // ε̃(p_b)
+		guide(epsB, eps[0], e1, eps[k], eps[k+1], s1, s2, s3) // ε̃(p_a)
+	}
+	za, err := sc.Step(epsA, t, zt, stepNoise)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +184,7 @@ func (e *Engine) maskSeed(j *job, enc *Encoded, s Settings, idx, seed int, ta, t
 	if err != nil {
 		return nil, err
 	}
-	z0, err := sc0.Step(make([]float32, n), t, zt, stepNoise)
+	z0, err := sc0.Step(epsB, t, zt, stepNoise)
 	if err != nil {
 		return nil, err
 	}

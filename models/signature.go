@@ -180,7 +180,21 @@ func CheckSignatures(p *Pack) (*Signature, error) {
 			sig.UNetChannels = int(wantC)
 			sig.BatchDynamic = t.Shape[0] == -1
 		}
-		if t, ok := c.tensor(ms.Inputs, "input", "timestep", false, nil); ok && len(t.Shape) > 1 {
+		batchOK := func(list []ort.TensorInfo, name string) bool {
+			for _, t := range list {
+				if t.Name == name {
+					return len(t.Shape) > 0 && t.Shape[0] == -1
+				}
+			}
+			return false
+		}
+		// Branches share one call only when every batched tensor allows it.
+		sig.BatchDynamic = sig.BatchDynamic && batchOK(ms.Inputs, "encoder_hidden_states") && batchOK(ms.Outputs, "out_sample")
+		t, ok := c.tensor(ms.Inputs, "input", "timestep", false, nil)
+		if ok && len(t.Shape) == 1 && t.Shape[0] != -1 {
+			sig.BatchDynamic = false
+		}
+		if ok && len(t.Shape) > 1 {
 			c.fail("input %q: want a scalar or [B], got %v", "timestep", t.Shape)
 		} else if ok && len(t.Shape) == 0 && t.Type == ort.Float16 {
 			// onnxruntime_go cannot make a float16 scalar; [B] float16 works.
@@ -234,12 +248,18 @@ func CheckSignatures(p *Pack) (*Signature, error) {
 		if ms, ok := read("image_projector"); ok {
 			extraInputs(ms, "latent", "image_embeds")
 			c.tensor(ms.Inputs, "input", "latent", true, []int64{-2, 4, lat, lat})
-			c.tensor(ms.Inputs, "input", "image_embeds", true, []int64{-2, int64(sig.Dc)})
+			if t, ok := c.tensor(ms.Inputs, "input", "image_embeds", true, []int64{-2, int64(sig.Dc)}); ok && sig.Dc == 0 {
+				sig.Dc = known(t, 1, 0)
+			}
 			if t, ok := c.tensor(ms.Outputs, "output", "image_tokens", true, []int64{-2, int64(sig.K), int64(sig.D)}); ok {
 				if sig.K == 0 {
 					sig.K = known(t, 1, 0)
 				}
 			}
+		}
+		if len(c.errs) == 0 && sig.Dc == 0 {
+			c.file = "image_encoder/model.onnx"
+			c.fail("the image embedding size Dc is fixed by neither image_embeds output nor the projector's input")
 		}
 		if len(c.errs) == 0 && sig.K == 0 {
 			c.file = "unet/model.onnx"

@@ -83,6 +83,9 @@ func Live() (sessions, values int64) { return liveSessions.Load(), liveValues.Lo
 // Open loads a model with the provider preference in opt. The library must
 // have been started with Init.
 func Open(path string, opt Options) (*Session, error) {
+	if opt.Provider == "" {
+		opt.Provider = Auto
+	}
 	if err := Init(""); err != nil {
 		return nil, err
 	}
@@ -338,12 +341,18 @@ func (s *Session) RunInto(ctx context.Context, in map[string]Value, outShapes ma
 		return nil, fmt.Errorf("%s: %w", s.Path, err)
 	}
 	defer ro.Destroy()
-	stop := context.AfterFunc(ctx, func() { ro.Terminate() })
+	terminated := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(terminated)
+		ro.Terminate()
+	})
 	start := time.Now()
 	runErr := s.sess.RunWithOptions(inputs, outputs, ro)
 	s.inRun.Add(int64(time.Since(start)))
 	s.runs.Add(1)
-	stop()
+	if !stop() {
+		<-terminated // a Terminate already under way must finish before Destroy
+	}
 	// Values ONNX Runtime allocated are ours to free from here on.
 	for i := range s.Outputs {
 		if _, given := outShapes[s.Outputs[i].Name]; !given && outputs[i] != nil {

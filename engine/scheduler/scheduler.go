@@ -277,3 +277,14 @@ func Canonical(name string) string {
 	}
 	return name
 }
+
+// AffineStep reports whether a fresh scheduler's first step is affine in the
+// model output (as the contract's two-evaluation mask relies on): true for
+// every scheduler here except DDIM with clip_sample, which clamps the x0
+// prediction.
+func AffineStep(name string, cfg Config) bool {
+	if Canonical(name) != "ddim" {
+		return true
+	}
+	return !resolve(ddimDefaults(), cfg).ClipSample
+}

@@ -407,3 +407,20 @@ func BenchmarkUniPC20(b *testing.B) {
 		}
 	}
 }
+
+func TestAffineStep(t *testing.T) {
+	clip := DefaultConfig() // SD 1.5 sets clip_sample false
+	if !AffineStep("ddim", clip) || !AffineStep("unipc", clip) {
+		t.Fatal("SD 1.5 DDIM and UniPC steps are affine")
+	}
+	var bare Config // no keys: DDIM's own default clips
+	if AffineStep("DDIMScheduler", bare) {
+		t.Fatal("DDIM with its default clip_sample=true is not affine")
+	}
+	if err := clip.Set("clip_sample", true); err != nil {
+		t.Fatal(err)
+	}
+	if AffineStep("ddim", clip) || !AffineStep("euler_ancestral", clip) {
+		t.Fatal("clip_sample only concerns DDIM")
+	}
+}

@@ -582,7 +582,7 @@ func TestManifestAndFiles(t *testing.T) {
 
 func noPartials(t *testing.T, parent string) {
 	t.Helper()
-	m, _ := filepath.Glob(filepath.Join(parent, "*.partial-*"))
+	m, _ := filepath.Glob(filepath.Join(parent, ".*.partial-*"))
 	if len(m) > 0 {
 		t.Fatalf("partial folders left: %v", m)
 	}

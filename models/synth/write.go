@@ -113,7 +113,8 @@ func Write(dir string, o Options) (*Analytic, error) {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return nil, fmt.Errorf("write analytic pack: %w", err)
 	}
-	tmp, err := os.MkdirTemp(parent, filepath.Base(filepath.Clean(dir))+".partial-*")
+	// Hidden, so a pack store listing the parent never sees a half-written pack.
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(filepath.Clean(dir))+".partial-*")
 	if err != nil {
 		return nil, fmt.Errorf("write analytic pack: %w", err)
 	}
