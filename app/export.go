@@ -66,22 +66,22 @@ func Export(path string, e *engine.Engine, doc *Doc, r *engine.Result, o ExportO
 
 // Record is the "likeness" JSON embedded in exports and printed by --json.
 type Record struct {
-	Likeness  string            `json:"likeness_version"`
-	Time      time.Time         `json:"time"`
-	Mode      string            `json:"mode"`
-	Input     string            `json:"input"`
-	Crop      [4]int            `json:"crop"` // x, y, w, h in photo pixels
-	Output    string            `json:"output"`
-	Preserve  bool              `json:"preserve"`
-	Settings  engine.Settings   `json:"settings"`
-	Source    string            `json:"source_prompt"`
-	Target    string            `json:"target_prompt"`
-	Strength  float64           `json:"strength,omitempty"`
-	MaskArea  float64           `json:"mask_area"` // fraction of latent cells edited
+	Likeness string          `json:"likeness_version"`
+	Time     time.Time       `json:"time"`
+	Mode     string          `json:"mode"`
+	Input    string          `json:"input"`
+	Crop     [4]int          `json:"crop"` // x, y, w, h in photo pixels
+	Output   string          `json:"output"`
+	Preserve bool            `json:"preserve"`
+	Settings engine.Settings `json:"settings"`
+	Source   string          `json:"source_prompt"`
+	Target   string          `json:"target_prompt"`
+	Strength float64         `json:"strength,omitempty"`
+	MaskArea float64         `json:"mask_area"` // fraction of latent cells edited
 	// MaskEmpty says why the computed mask is empty (then the edit is the
 	// reconstruction); MaskStats are the mask computation's counters.
-	MaskEmpty string       `json:"mask_empty_reason,omitempty"`
-	MaskStats *StatsRecord `json:"mask_stats,omitempty"`
+	MaskEmpty string            `json:"mask_empty_reason,omitempty"`
+	MaskStats *StatsRecord      `json:"mask_stats,omitempty"`
 	Painted   bool              `json:"mask_painted"`
 	Pack      PackRecord        `json:"pack"`
 	Providers map[string]string `json:"providers"`
