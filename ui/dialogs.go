@@ -34,7 +34,8 @@ func dirLister(dir string) fyne.ListableURI {
 // an existing file. Fyne's own save dialog is not used because it opens the
 // chosen file for writing, truncating it, before the app sees the name: it
 // could destroy the input photo and defeats atomic writes.
-func (s *State) chooseSavePath(title, name string, done func(path string, overwrite bool)) {
+// protect is the photo being edited when the dialog opened.
+func (s *State) chooseSavePath(title, name, protect string, done func(path string, overwrite bool)) {
 	dir := s.outputDir()
 	folder := widget.NewLabel(dir)
 	folder.Truncation = fyne.TextTruncateEllipsis
@@ -58,7 +59,7 @@ func (s *State) chooseSavePath(title, name string, done func(path string, overwr
 			return
 		}
 		path := filepath.Join(dir, strings.TrimSpace(file.Text))
-		if s.doc != nil && sameFile(path, s.doc.Path) {
+		if protect != "" && sameFile(path, protect) {
 			s.showError(fmt.Errorf("%s is the photo being edited; choose another name: the input is never overwritten", path))
 			return
 		}
@@ -135,10 +136,11 @@ func (s *State) installDialog() {
 	dialog.ShowCustom("Install pack", "Close", container.NewVBox(msg, folder, zip), s.win)
 }
 
-// exportDialog asks for the output kind and format, then the file.
+// exportDialog asks for the output kind and format, then the file. The
+// result, photo and pack are the ones current when it opens.
 func (s *State) exportDialog() {
-	r := s.exportResult()
-	if s.doc == nil || r == nil {
+	t, err := s.exportTarget()
+	if err != nil {
 		s.status("nothing to export yet: run an edit (Ctrl+Enter)")
 		return
 	}
@@ -163,13 +165,11 @@ func (s *State) exportDialog() {
 			ext = ".jpg"
 		}
 		base := "edit"
-		if s.doc.Path != "" {
-			base = strings.TrimSuffix(filepath.Base(s.doc.Path), filepath.Ext(s.doc.Path))
+		if t.doc.Path != "" {
+			base = strings.TrimSuffix(filepath.Base(t.doc.Path), filepath.Ext(t.doc.Path))
 		}
-		s.chooseSavePath("Export", fmt.Sprintf("%s.likeness-%d%s", base, r.Settings.Seed, ext), func(path string, overwrite bool) {
-			if err := s.Export(path, r, o, overwrite); err != nil {
-				s.showError(err)
-			}
+		s.chooseSavePath("Export", fmt.Sprintf("%s.likeness-%d%s", base, t.r.Settings.Seed, ext), t.doc.Path, func(path string, overwrite bool) {
+			s.Export(t, path, o, overwrite)
 		})
 	}, s.win)
 }
@@ -226,62 +226,86 @@ func (s *State) settingsDialog() {
 		if !ok {
 			return
 		}
-		if _, err := app.ParseProvider(provider.Selected); err != nil {
-			s.showError(err)
-			return
-		}
-		oldProv, oldLib := p.String(PrefProvider), p.String(PrefORTLib)
-		p.SetString(PrefProvider, provider.Selected)
-		p.SetString(PrefORTLib, strings.TrimSpace(lib.Text))
 		var list []string
 		for _, l := range strings.Split(dirs.Text, "\n") {
 			if l = strings.TrimSpace(l); l != "" {
 				list = append(list, l)
 			}
 		}
-		p.SetStringList(PrefPackDirs, list)
-		p.SetString(PrefOutputDir, strings.TrimSpace(outDir.Text))
-		if strings.TrimSpace(lib.Text) != oldLib {
-			s.showInfo("Settings", "The ONNX Runtime library changes at the next start.")
-		}
-		if s.a == nil {
-			return
-		}
-		s.a.Store.Extra = list
-		s.refreshPacks()
-		if provider.Selected != oldProv && s.pack != nil {
-			prov, _ := app.ParseProvider(provider.Selected)
-			s.a.Opts.Provider = prov
-			s.cancelJob("provider changed")
-			if err := s.a.Unload(s.pack.Dir); err != nil {
-				s.showError(err)
-			}
-			s.eng = nil
-			s.LoadPack(s.pack)
-		}
+		s.applySettings(provider.Selected, strings.TrimSpace(lib.Text), list, strings.TrimSpace(outDir.Text))
 	}, s.win)
 	d.Resize(fyne.NewSize(640, 420))
 	d.Show()
+}
+
+// applySettings stores the Settings dialog's values. A provider change
+// reloads the pack (keeping the user's settings); saving unchanged values
+// changes nothing that is loaded.
+func (s *State) applySettings(provider, lib string, packDirs []string, outDir string) {
+	prov, err := app.ParseProvider(provider)
+	if err != nil {
+		s.showError(err)
+		return
+	}
+	p := s.fa.Preferences()
+	oldProv, oldLib := p.StringWithFallback(PrefProvider, "auto"), p.String(PrefORTLib)
+	oldDirs := strings.Join(p.StringList(PrefPackDirs), "\n")
+	p.SetString(PrefProvider, provider)
+	p.SetString(PrefORTLib, lib)
+	p.SetStringList(PrefPackDirs, packDirs)
+	p.SetString(PrefOutputDir, outDir)
+	if lib != oldLib {
+		s.showInfo("Settings", "The ONNX Runtime library changes at the next start.")
+	}
+	if s.a == nil {
+		return
+	}
+	s.a.Opts.Provider = prov
+	if strings.Join(packDirs, "\n") != oldDirs {
+		s.a.Store.Extra = packDirs
+		s.refreshPacks(nil)
+	}
+	if provider != oldProv && s.pack != nil {
+		s.reloadPack(s.pack, "provider changed")
+	}
 }
 
 // ---- menu and shortcuts ----
 
 func (s *State) installShortcuts() {
 	c := s.win.Canvas()
-	add := func(k fyne.KeyName, fn func()) {
-		c.AddShortcut(&desktop.CustomShortcut{KeyName: k, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) { fn() })
+	add := func(sc fyne.Shortcut, fn func()) {
+		c.AddShortcut(sc, func(fyne.Shortcut) { fn() })
 	}
-	add(fyne.KeyO, s.openDialog)
-	add(fyne.KeyE, s.exportDialog)
-	add(fyne.KeyM, s.PreviewMask)
-	add(fyne.KeyZ, s.Undo)
-	add(fyne.KeyReturn, s.Edit)
-	add(fyne.KeyEnter, s.Edit)
+	add(sc(fyne.KeyO), s.openDialog)
+	add(sc(fyne.KeyE), s.exportDialog)
+	add(sc(fyne.KeyM), s.PreviewMask)
+	// The drivers deliver Ctrl+Z (Cmd+Z) as fyne.ShortcutUndo, never as a
+	// custom shortcut.
+	add(&fyne.ShortcutUndo{}, s.undoShortcut)
+	add(sc(fyne.KeyReturn), s.Edit)
+	add(sc(fyne.KeyEnter), s.Edit)
+	// Esc reaches the canvas only while nothing has focus; the focusable
+	// controls pass it on themselves (see keys.go).
 	c.SetOnTypedKey(func(ev *fyne.KeyEvent) {
 		if ev.Name == fyne.KeyEscape {
 			s.Cancel()
 		}
 	})
+}
+
+// undoShortcut is Ctrl+Z: text undo in a focused entry, else paint undo.
+// (The menu sees the shortcut before the focused widget does.)
+func (s *State) undoShortcut() {
+	if f, ok := s.win.Canvas().Focused().(interface {
+		fyne.Shortcutable
+		fyne.Disableable
+		SelectedText() string
+	}); ok && !f.Disabled() {
+		f.TypedShortcut(&fyne.ShortcutUndo{})
+		return
+	}
+	s.Undo()
 }
 
 func sc(k fyne.KeyName) fyne.Shortcut {
@@ -295,6 +319,11 @@ func item(label string, k fyne.KeyName, fn func()) *fyne.MenuItem {
 	}
 	return it
 }
+
+// escShortcut labels the Cancel menu item "Esc". The drivers never match
+// a modifier-less key against menu shortcuts, so it only labels: Esc is
+// handled by the canvas and the focusable controls.
+var escShortcut = &desktop.CustomShortcut{KeyName: fyne.KeyEscape}
 
 // updateMenu (re)builds the main menu, with the recent files.
 func (s *State) updateMenu() {
@@ -320,12 +349,12 @@ func (s *State) updateMenu() {
 	)
 	mask := fyne.NewMenu("Mask",
 		item("Preview mask", fyne.KeyM, s.PreviewMask),
-		item("Undo paint", fyne.KeyZ, s.Undo),
+		&fyne.MenuItem{Label: "Undo paint", Action: s.undoShortcut, Shortcut: &fyne.ShortcutUndo{}},
 		item("Reset to computed mask", "", s.ResetMask),
 	)
 	edit := fyne.NewMenu("Edit",
 		item("Run edit", fyne.KeyReturn, s.Edit),
-		item("Cancel (Esc)", "", s.Cancel),
+		&fyne.MenuItem{Label: "Cancel", Action: s.Cancel, Shortcut: escShortcut},
 		fyne.NewMenuItemSeparator(),
 		item("Compare", "", func() { s.w.tabs.SelectIndex(1); s.RunCompare() }),
 		item("Stickers", "", func() { s.w.tabs.SelectIndex(2); s.RunStickers() }),

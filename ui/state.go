@@ -38,7 +38,8 @@ type job struct {
 	id     int
 	name   string
 	cancel context.CancelFunc
-	reason string // why it was cancelled, for the status line
+	reason string        // why it was cancelled, for the status line
+	done   chan struct{} // closed when its work returned (it may still be posting)
 }
 
 // State is the controller behind the window: it owns the app, the open
@@ -66,6 +67,17 @@ type State struct {
 
 	job    *job
 	nextID int
+	live   []*job // jobs whose work may still run, cancelled ones included
+
+	openSeq  int // photo opens started; only the newest one is applied
+	packsSeq int // pack listings started; only the newest one is applied
+
+	full      []fullImage                    // full-resolution blends of shown results, newest last
+	fullWant  map[fullKey]bool               // blends being computed
+	openPhoto func(string) (*app.Doc, error) // app.OpenPhoto; tests slow it down
+
+	// ExportErr is the error the last finished export ended with; tests read it.
+	ExportErr error
 
 	// LastErr is the error the last finished job ended with (nil = success);
 	// tests read it.
@@ -83,7 +95,7 @@ type State struct {
 
 // newState makes the controller; attach an app.App before use.
 func newState(fa fyne.App, win fyne.Window) *State {
-	s := &State{fa: fa, win: win, post: fyne.Do}
+	s := &State{fa: fa, win: win, post: fyne.Do, openPhoto: app.OpenPhoto}
 	s.preserve = fa.Preferences().BoolWithFallback(PrefPreserve, true)
 	return s
 }
@@ -102,15 +114,23 @@ func (s *State) background(work func() func()) {
 }
 
 // start runs a cancellable job, cancelling the one running. work runs off
-// the UI goroutine and returns a closure applied on the UI goroutine.
-func (s *State) start(name string, work func(ctx context.Context, progress func(app.Progress)) (func(), error)) {
+// the UI goroutine and returns a closure applied on the UI goroutine; a job
+// that was cancelled or replaced meanwhile has its closure and error
+// dropped. A model job is refused (false) while a pack is being loaded,
+// installed or created: starting it would cancel that.
+func (s *State) start(name string, work func(ctx context.Context, progress func(app.Progress)) (func(), error)) bool {
 	if s.job != nil {
+		if modelJob(name) && packJob(s.job.name) {
+			s.status(fmt.Sprintf("%s is running: wait for it to finish before the %s (Esc cancels it)", s.job.name, name))
+			return false
+		}
 		s.cancelJob(fmt.Sprintf("%s started", name))
 	}
 	s.nextID++
 	ctx, cancel := context.WithCancel(context.Background())
-	j := &job{id: s.nextID, name: name, cancel: cancel}
+	j := &job{id: s.nextID, name: name, cancel: cancel, done: make(chan struct{})}
 	s.job = j
+	s.live = append(s.live, j)
 	s.setRunning(j, true)
 	s.status(name + "…")
 	progress := func(p app.Progress) {
@@ -122,11 +142,28 @@ func (s *State) start(name string, work func(ctx context.Context, progress func(
 	}
 	s.background(func() func() {
 		fin, err := work(ctx, progress)
+		cancelled := ctx.Err() != nil
 		cancel()
+		close(j.done)
 		return func() {
-			if s.job == j {
+			s.forget(j)
+			current := s.job == j
+			if current {
 				s.job = nil
 				s.setRunning(j, false)
+			}
+			if !current || cancelled || j.reason != "" {
+				// Stale: whatever it computed belongs to inputs that are gone.
+				// Only say so when no later job owns the status line.
+				if s.nextID == j.id {
+					why := j.reason
+					if why == "" {
+						why = "cancelled by you"
+					}
+					s.LastErr = context.Canceled
+					s.status(fmt.Sprintf("%s cancelled (%s); nothing changed", j.name, why))
+				}
+				return
 			}
 			s.LastErr = err
 			switch {
@@ -135,17 +172,58 @@ func (s *State) start(name string, work func(ctx context.Context, progress func(
 					fin()
 				}
 			case errors.Is(err, context.Canceled):
-				why := j.reason
-				if why == "" {
-					why = "cancelled by you"
-				}
-				s.status(fmt.Sprintf("%s cancelled (%s); nothing changed", j.name, why))
+				s.status(fmt.Sprintf("%s cancelled; nothing changed", j.name))
 			default:
 				s.status(fmt.Sprintf("%s failed", j.name))
 				s.showError(err)
 			}
 		}
 	})
+	return true
+}
+
+// startModel starts a job that runs a model, counting it in ModelCalls.
+func (s *State) startModel(name string, work func(ctx context.Context, progress func(app.Progress)) (func(), error)) {
+	if s.start(name, work) {
+		s.ModelCalls++
+	}
+}
+
+// forget drops a finished job from the live list.
+func (s *State) forget(j *job) {
+	for i, l := range s.live {
+		if l == j {
+			s.live = append(s.live[:i], s.live[i+1:]...)
+			return
+		}
+	}
+}
+
+// liveDone are the done channels of every job whose work may still run.
+func (s *State) liveDone() []chan struct{} {
+	var ch []chan struct{}
+	for _, j := range s.live {
+		ch = append(ch, j.done)
+	}
+	return ch
+}
+
+// modelJob reports whether a job runs a model on the loaded pack.
+func modelJob(name string) bool {
+	switch name {
+	case jobMask, jobEdit, jobCompare, jobStickers:
+		return true
+	}
+	return false
+}
+
+// packJob reports whether a job loads, installs or creates a pack.
+func packJob(name string) bool {
+	switch name {
+	case jobLoad, jobInstall, jobDemo:
+		return true
+	}
+	return false
 }
 
 // cancelJob stops the running job, noting why in the status line.
@@ -201,21 +279,37 @@ const (
 
 // ---- packs ----
 
-// refreshPacks lists the store and fills the pack picker.
-func (s *State) refreshPacks() {
+// refreshPacks lists the store off the UI goroutine (probing a pack without
+// a manifest opens ONNX sessions), fills the pack picker, then runs then
+// (may be nil) on the UI goroutine. Only the newest listing is applied.
+func (s *State) refreshPacks(then func()) {
 	if s.a == nil {
 		return
 	}
-	packs, errs := s.a.Store.List()
-	s.packs = packs
-	s.updatePackPicker()
-	if len(errs) > 0 {
-		var msgs []string
-		for _, e := range errs {
-			msgs = append(msgs, e.Error())
+	s.packsSeq++
+	seq := s.packsSeq
+	st := *s.a.Store // a copy: Settings may change Extra meanwhile
+	st.Extra = append([]string(nil), st.Extra...)
+	s.background(func() func() {
+		packs, errs := st.List()
+		return func() {
+			if seq != s.packsSeq {
+				return
+			}
+			s.packs = packs
+			s.updatePackPicker()
+			if len(errs) > 0 {
+				var msgs []string
+				for _, e := range errs {
+					msgs = append(msgs, e.Error())
+				}
+				s.status("some packs could not be read: " + strings.Join(msgs, "; "))
+			}
+			if then != nil {
+				then()
+			}
 		}
-		s.status("some packs could not be read: " + strings.Join(msgs, "; "))
-	}
+	})
 }
 
 // LoadPack loads a pack in the background with progress.
@@ -229,24 +323,66 @@ func (s *State) LoadPack(p *app.Pack) {
 		if err != nil {
 			return nil, fmt.Errorf("load pack %s: %w", p.Name, err)
 		}
-		return func() { s.engineReady(p, e) }, nil
+		return func() { s.engineReady(p, e, false) }, nil
 	})
 }
 
-func (s *State) engineReady(p *app.Pack, e *app.Engine) {
+// reloadPack closes the loaded pack's sessions and loads it again (after a
+// provider change), keeping the user's settings. The sessions are closed
+// off the UI goroutine once every job that may still use them has stopped.
+func (s *State) reloadPack(p *app.Pack, why string) {
+	if s.a == nil || p == nil {
+		return
+	}
+	a := s.a
+	s.cancelJob(why)
+	waits := s.liveDone()
+	s.eng = nil // nothing new may start on the engine being closed
+	s.start(jobLoad, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
+		for _, w := range waits {
+			select {
+			case <-w:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		if err := a.Unload(p.Dir); err != nil {
+			return nil, fmt.Errorf("unload pack %s: %w", p.Name, err)
+		}
+		e, err := a.Engine(ctx, p, progress)
+		if err != nil {
+			return nil, fmt.Errorf("load pack %s: %w", p.Name, err)
+		}
+		return func() { s.engineReady(p, e, true) }, nil
+	})
+}
+
+// engineReady makes e current. keep keeps the user's settings (a reload of
+// the same pack); otherwise they reset to the pack's defaults, seed aside.
+func (s *State) engineReady(p *app.Pack, e *app.Engine, keep bool) {
+	old := s.eng
 	s.pack, s.eng = p, e
 	s.fa.Preferences().SetString(PrefLastPack, p.Dir)
-	seed := s.settings.Seed
 	s.defaults = e.DefaultSettings()
-	s.settings = s.defaults
-	if seed != 0 {
-		s.settings.Seed = seed
+	if !keep || e.Validate(s.settings) != nil {
+		seed := s.settings.Seed
+		s.settings = s.defaults
+		if seed != 0 {
+			s.settings.Seed = seed
+		}
 	}
+	if e != old && s.doc != nil {
+		// A mask belongs to the pack that computed it.
+		s.doc.DropMask()
+	}
+	s.strokes = nil
 	s.comparison, s.stickers = nil, nil
 	s.syncSettingsToWidgets()
 	s.updatePackPicker()
 	s.updatePackInfo()
 	s.updateMaskView()
+	s.updateCompareView()
+	s.updateStickerView()
 	msg := fmt.Sprintf("pack %s ready (%s, %d px)", p.Name, e.Sig.Kind, e.Sig.Resolution)
 	if isDemo(p) {
 		msg += " — demo: tints a region, not a trained editor"
@@ -271,7 +407,7 @@ func (s *State) CreateDemo() {
 			return nil, err
 		}
 		return func() {
-			s.refreshPacks()
+			s.refreshPacks(nil)
 			s.status("demo pack created: it tints a region, it is not a trained editor")
 			s.LoadPack(p)
 		}, nil
@@ -294,7 +430,7 @@ func (s *State) InstallPack(src string) {
 			return nil, fmt.Errorf("install %s: %w", src, err)
 		}
 		return func() {
-			s.refreshPacks()
+			s.refreshPacks(nil)
 			s.status(fmt.Sprintf("installed %s (checksums verified)", p.Name))
 			s.LoadPack(p)
 		}, nil
@@ -303,12 +439,19 @@ func (s *State) InstallPack(src string) {
 
 // ---- photos ----
 
-// OpenPhoto opens a photo in the background; errors name the file.
+// OpenPhoto opens a photo in the background; errors name the file. When
+// opens overlap, only the newest one is applied.
 func (s *State) OpenPhoto(path string) {
 	s.status("opening " + filepath.Base(path) + "…")
+	s.openSeq++
+	seq := s.openSeq
+	open := s.openPhoto
 	s.background(func() func() {
-		doc, err := app.OpenPhoto(path)
+		doc, err := open(path)
 		return func() {
+			if seq != s.openSeq {
+				return // a later open replaced this one
+			}
 			if err != nil {
 				s.LastErr = err
 				s.status("could not open " + filepath.Base(path))
@@ -325,10 +468,13 @@ func (s *State) setDoc(doc *app.Doc) {
 	s.inputsChanged("photo", true)
 	s.doc, s.shown, s.strokes = doc, nil, nil
 	s.comparison, s.stickers = nil, nil
+	s.full, s.fullWant = nil, nil
 	s.addRecent(doc.Path)
 	b := doc.Photo.Image.Bounds()
 	s.status(fmt.Sprintf("%s: %dx%d", filepath.Base(doc.Path), b.Dx(), b.Dy()))
 	s.updateDocView()
+	s.updateCompareView()
+	s.updateStickerView()
 }
 
 // Doc is the open document (nil before one is opened).
@@ -398,8 +544,7 @@ func (s *State) PreviewMask() {
 		return
 	}
 	doc, e, set := s.doc, s.eng, s.settings
-	s.ModelCalls++
-	s.start(jobMask, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
+	s.startModel(jobMask, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
 		m, err := doc.ComputeMask(ctx, e, set, progress)
 		if err != nil {
 			return nil, err
@@ -508,8 +653,7 @@ func (s *State) Edit() {
 	if s.w != nil {
 		useMask = s.w.useMask.Checked
 	}
-	s.ModelCalls++
-	s.start(jobEdit, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
+	s.startModel(jobEdit, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
 		r, err := doc.Edit(ctx, e, set, useMask, progress)
 		if err != nil {
 			return nil, err
@@ -538,7 +682,7 @@ func (s *State) History() []*app.Result {
 	if s.doc == nil {
 		return nil
 	}
-	return append([]*app.Result(nil), s.doc.History...)
+	return s.doc.Results()
 }
 
 // showResult puts a result on the canvas and restores its settings.
@@ -553,22 +697,62 @@ func (s *State) showResult(r *app.Result) {
 
 // ---- export ----
 
-// Export writes a result: full resolution or the model-resolution crop, in
-// the format of the path's extension. It never overwrites the input.
-func (s *State) Export(path string, r *app.Result, out app.Output, overwrite bool) error {
-	if s.doc == nil || r == nil {
-		return errors.New("nothing to export: run an edit first")
+// exportTarget is what an export writes, captured when its dialog opens:
+// opening another photo or pack while the dialog is up changes nothing.
+type exportTarget struct {
+	doc      *app.Doc
+	eng      *app.Engine
+	r        *app.Result
+	preserve bool
+}
+
+// exportTarget is the result Ctrl+E exports (the one shown, else the
+// newest) with the photo and pack it belongs to.
+func (s *State) exportTarget() (exportTarget, error) {
+	r := s.exportResult()
+	switch {
+	case s.doc == nil || r == nil:
+		return exportTarget{}, errors.New("nothing to export: run an edit first")
+	case s.eng == nil:
+		return exportTarget{}, errors.New("no pack loaded")
 	}
-	if s.eng == nil {
-		return errors.New("no pack loaded")
-	}
-	err := app.Export(path, s.eng, s.doc, r, app.ExportOptions{Output: out, Preserve: s.preserve, Overwrite: overwrite, Quality: 92})
-	if err != nil {
-		return err
-	}
-	s.fa.Preferences().SetString(PrefOutputDir, filepath.Dir(path))
-	s.status("exported " + path)
-	return nil
+	return exportTarget{doc: s.doc, eng: s.eng, r: r, preserve: s.preserve}, nil
+}
+
+// Export writes t's result in the background: full resolution or the
+// model-resolution crop, in the format of the path's extension. It never
+// overwrites the input. The outcome goes to the status line (ExportErr).
+func (s *State) Export(t exportTarget, path string, out app.Output, overwrite bool) {
+	s.runExport(path, func() error {
+		return app.Export(path, t.eng, t.doc, t.r, app.ExportOptions{Output: out, Preserve: t.preserve, Overwrite: overwrite, Quality: 92})
+	}, nil)
+}
+
+// runExport writes files off the UI goroutine; done (may be nil) runs on the
+// UI goroutine after a success. Exports do not touch the running job.
+func (s *State) runExport(dest string, work func() error, done func()) {
+	s.status("exporting " + filepath.Base(dest) + "…")
+	s.background(func() func() {
+		err := work()
+		return func() {
+			s.ExportErr = err
+			if err != nil {
+				s.status("export failed")
+				s.showError(err)
+				return
+			}
+			dir := dest
+			if st, err := os.Stat(dest); err != nil || !st.IsDir() {
+				dir = filepath.Dir(dest)
+			}
+			s.fa.Preferences().SetString(PrefOutputDir, dir)
+			if done != nil {
+				done()
+			} else {
+				s.status("exported " + dest)
+			}
+		}
+	})
 }
 
 // exportResult is the result Ctrl+E exports: the one shown, else the newest.
@@ -613,8 +797,7 @@ func (s *State) RunCompare() {
 			break
 		}
 	}
-	s.ModelCalls++
-	s.start(jobCompare, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
+	s.startModel(jobCompare, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
 		var sd *app.Engine
 		if sdPack != nil {
 			var err error
@@ -644,8 +827,7 @@ func (s *State) RunStickers() {
 		return
 	}
 	doc, e, set := s.doc, s.eng, s.settings
-	s.ModelCalls++
-	s.start(jobStickers, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
+	s.startModel(jobStickers, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
 		st, err := app.Stickers(ctx, e, doc, set, progress)
 		if err != nil {
 			return nil, err
@@ -667,8 +849,7 @@ func (s *State) RegenerateSticker(i int, seed uint64) {
 		return
 	}
 	doc, e, set := s.doc, s.eng, s.stickers
-	s.ModelCalls++
-	s.start(jobStickers, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
+	s.startModel(jobStickers, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
 		// Regenerate writes into the set: work on a copy so a cancelled run
 		// leaves the shown set intact.
 		cp := *set

@@ -5,6 +5,7 @@ import (
 	"image"
 	"likeness/app"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -22,9 +23,9 @@ type compareView struct {
 	s       *State
 	content fyne.CanvasObject
 	panels  *fyne.Container
-	zoom    *widget.Slider
-	a, b    *widget.Select
-	split   *widget.Slider
+	zoom    *escSlider
+	a, b    *escSelect
+	split   *escSlider
 	splitIm *canvas.Image
 	imgs    []*canvas.Image
 	info    *widget.Label
@@ -35,13 +36,13 @@ func newCompareView(s *State) *compareView {
 	run := widget.NewButtonWithIcon("Run comparison", theme.MediaPlayIcon(), s.RunCompare)
 	run.Importance = widget.HighImportance
 	exp := widget.NewButtonWithIcon("Export comparison…", theme.DocumentSaveIcon(), v.exportDialog)
-	v.zoom = widget.NewSlider(128, 768)
+	v.zoom = newEscSlider(128, 768, s.Cancel)
 	v.zoom.Value = 256
 	v.zoom.OnChanged = func(float64) { v.applyZoom() }
 	v.panels = container.NewHBox()
-	v.a = widget.NewSelect(nil, func(string) { v.updateSplit() })
-	v.b = widget.NewSelect(nil, func(string) { v.updateSplit() })
-	v.split = widget.NewSlider(0, 1)
+	v.a = newEscSelect(nil, func(string) { v.updateSplit() }, s.Cancel)
+	v.b = newEscSelect(nil, func(string) { v.updateSplit() }, s.Cancel)
+	v.split = newEscSlider(0, 1, s.Cancel)
 	v.split.Step = 0.01
 	v.split.Value = 0.5
 	v.split.OnChanged = func(float64) { v.updateSplit() }
@@ -156,19 +157,14 @@ func (v *compareView) updateSplit() {
 
 func (v *compareView) exportDialog() {
 	s := v.s
-	c := s.comparison
-	if c == nil || s.doc == nil {
+	c, doc := s.comparison, s.doc
+	if c == nil || doc == nil {
 		s.status("run a comparison first")
 		return
 	}
-	base := strings.TrimSuffix(filepath.Base(s.doc.Path), filepath.Ext(s.doc.Path))
-	s.chooseSavePath("Export comparison", base+".compare.png", func(path string, overwrite bool) {
-		if err := app.WriteImage(path, c.Image(), s.doc, overwrite); err != nil {
-			s.showError(err)
-			return
-		}
-		s.fa.Preferences().SetString(PrefOutputDir, filepath.Dir(path))
-		s.status("exported " + path)
+	base := strings.TrimSuffix(filepath.Base(doc.Path), filepath.Ext(doc.Path))
+	s.chooseSavePath("Export comparison", base+".compare.png", doc.Path, func(path string, overwrite bool) {
+		s.runExport(path, func() error { return app.WriteImage(path, c.Image(), doc, overwrite) }, nil)
 	})
 }
 
@@ -177,8 +173,8 @@ type stickerView struct {
 	s       *State
 	content fyne.CanvasObject
 	sheet   *canvas.Image
-	which   *widget.Select
-	format  *widget.Select
+	which   *escSelect
+	format  *escSelect
 	info    *widget.Label
 }
 
@@ -186,7 +182,7 @@ func newStickerView(s *State) *stickerView {
 	v := &stickerView{s: s}
 	gen := widget.NewButtonWithIcon("Generate stickers", theme.MediaPlayIcon(), s.RunStickers)
 	gen.Importance = widget.HighImportance
-	v.which = widget.NewSelect(nil, nil)
+	v.which = newEscSelect(nil, nil, s.Cancel)
 	v.which.PlaceHolder = "sticker"
 	regen := widget.NewButtonWithIcon("New seed", theme.MediaReplayIcon(), func() {
 		if s.stickers == nil {
@@ -201,7 +197,7 @@ func newStickerView(s *State) *stickerView {
 		}
 		s.status("choose which sticker to regenerate")
 	})
-	v.format = widget.NewSelect([]string{"png", "webp"}, nil)
+	v.format = newEscSelect([]string{"png", "webp"}, nil, s.Cancel)
 	v.format.SetSelected("png")
 	exp := widget.NewButtonWithIcon("Export sheet + stickers…", theme.DocumentSaveIcon(), v.exportDialog)
 	v.sheet = canvas.NewImageFromImage(nil)
@@ -242,18 +238,53 @@ func (v *stickerView) exportDialog() {
 			s.showError(err)
 			return
 		}
-		if u == nil {
-			return
+		if u != nil {
+			s.exportStickers(set, doc, u.Path(), v.format.Selected)
 		}
-		paths, err := set.Export(u.Path(), v.format.Selected, doc, false)
-		if err != nil {
-			s.showError(err)
-			return
-		}
-		s.fa.Preferences().SetString(PrefOutputDir, u.Path())
-		s.status(fmt.Sprintf("exported %d files to %s", len(paths), u.Path()))
 	}, s.win)
 	d.SetLocation(dirLister(s.outputDir()))
 	d.Resize(fyne.NewSize(900, 600))
 	d.Show()
+}
+
+// exportStickers writes the sheet and the stickers into dir in the
+// background, asking once before replacing files of an earlier export.
+func (s *State) exportStickers(set *app.StickerSet, doc *app.Doc, dir, format string) {
+	write := func(overwrite bool) {
+		var paths []string
+		s.runExport(dir, func() error {
+			var err error
+			paths, err = set.Export(dir, format, doc, overwrite)
+			return err
+		}, func() { s.status(fmt.Sprintf("exported %d files to %s", len(paths), dir)) })
+	}
+	if old := stickerFiles(dir, doc.Path); len(old) > 0 {
+		dialog.ShowConfirm("Replace stickers?",
+			fmt.Sprintf("%s already holds %d sticker files of %s (%s). Replace them?", dir, len(old), filepath.Base(doc.Path), filepath.Base(old[0])),
+			func(yes bool) {
+				if yes {
+					write(true)
+				}
+			}, s.win)
+		return
+	}
+	write(false)
+}
+
+// stickerFiles lists the files an earlier sticker export of photo left in
+// dir (named photo.stickers.png and photo.sticker-ID.EXT).
+func stickerFiles(dir, photo string) []string {
+	base := strings.TrimSuffix(filepath.Base(photo), filepath.Ext(photo))
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range ents {
+		n := e.Name()
+		if n == base+".stickers.png" || strings.HasPrefix(n, base+".sticker-") {
+			out = append(out, filepath.Join(dir, n))
+		}
+	}
+	return out
 }

@@ -84,17 +84,21 @@ func optionsFromPrefs(p fyne.Preferences) (app.Options, error) {
 // (or the first), or offers the demo pack and installs on first run.
 func (s *State) Attach(a *app.App) {
 	s.a = a
-	s.refreshPacks()
-	if len(s.packs) == 0 {
-		s.status("no model pack installed: create the demo pack or install one")
-		return
-	}
-	last := s.fa.Preferences().String(PrefLastPack)
-	pick := s.packs[0]
-	for _, p := range s.packs {
-		if p.Dir == last || filepath.Base(p.Dir) == last {
-			pick = p
+	s.refreshPacks(func() {
+		if len(s.packs) == 0 {
+			s.status("no model pack installed: create the demo pack or install one")
+			return
 		}
-	}
-	s.LoadPack(pick)
+		if s.pack != nil {
+			return // loaded meanwhile (demo or install)
+		}
+		last := s.fa.Preferences().String(PrefLastPack)
+		pick := s.packs[0]
+		for _, p := range s.packs {
+			if p.Dir == last || filepath.Base(p.Dir) == last {
+				pick = p
+			}
+		}
+		s.LoadPack(pick)
+	})
 }

@@ -140,9 +140,13 @@ func TestFirstRunOffersDemo(t *testing.T) {
 	fa := test.NewApp()
 	defer fa.Quit()
 	w := test.NewWindow(nil)
+	h := &harness{t: t, win: w, q: make(chan func(), 4096)}
 	s := newState(fa, w)
+	s.post = func(fn func()) { h.q <- fn }
 	s.build()
+	h.s = s
 	s.Attach(a)
+	h.idle()
 	if s.w.firstRun.Hidden {
 		t.Fatal("first run: no offer to create the demo pack")
 	}
@@ -272,8 +276,14 @@ func TestEditHistoryExport(t *testing.T) {
 
 	dir := t.TempDir()
 	out := filepath.Join(dir, "astronaut.likeness.png")
-	if err := s.Export(out, s.exportResult(), app.OutputFull, false); err != nil {
+	target, err := s.exportTarget()
+	if err != nil {
 		t.Fatal(err)
+	}
+	s.Export(target, out, app.OutputFull, false)
+	h.idle()
+	if s.ExportErr != nil {
+		t.Fatal(s.ExportErr)
 	}
 	txt, err := export.ReadPNGText(out)
 	if err != nil {
@@ -293,13 +303,17 @@ func TestEditHistoryExport(t *testing.T) {
 		t.Errorf("output folder remembered as %q", got)
 	}
 	// Never over the input.
-	if err := s.Export(s.doc.Path, hist[0], app.OutputFull, true); err == nil {
+	s.Export(target, s.doc.Path, app.OutputFull, true)
+	h.idle()
+	if s.ExportErr == nil {
 		t.Error("export over the input photo was allowed")
 	}
 	// Model-resolution JPEG.
 	jp := filepath.Join(dir, "crop.jpg")
-	if err := s.Export(jp, hist[0], app.OutputModelRes, false); err != nil {
-		t.Fatal(err)
+	s.Export(target, jp, app.OutputModelRes, false)
+	h.idle()
+	if s.ExportErr != nil {
+		t.Fatal(s.ExportErr)
 	}
 	if _, err := os.Stat(jp); err != nil {
 		t.Error(err)

@@ -33,6 +33,7 @@ type photoView struct {
 	s *State
 
 	img     *canvas.Image
+	result  *canvas.Image // a model-resolution result drawn over the crop
 	overlay *canvas.Image
 	preview *canvas.Image
 	frame   *canvas.Rectangle
@@ -58,6 +59,9 @@ func newPhotoView(s *State) *photoView {
 	v.img = canvas.NewImageFromImage(nil)
 	v.img.FillMode = canvas.ImageFillStretch
 	v.img.ScaleMode = canvas.ImageScaleFastest
+	v.result = canvas.NewImageFromImage(nil)
+	v.result.FillMode = canvas.ImageFillStretch
+	v.result.Hidden = true
 	v.overlay = canvas.NewImageFromImage(nil)
 	v.overlay.FillMode = canvas.ImageFillStretch
 	v.overlay.ScaleMode = canvas.ImageScalePixels
@@ -90,6 +94,14 @@ func (v *photoView) setImage(img image.Image, crop image.Rectangle) {
 		v.iw, v.ih = 0, 0
 	}
 	v.img.Refresh()
+	v.relayout()
+}
+
+// setResult draws img (nil: none) stretched over the crop frame.
+func (v *photoView) setResult(img image.Image) {
+	v.result.Image = img
+	v.result.Hidden = img == nil
+	v.result.Refresh()
 	v.relayout()
 }
 
@@ -163,6 +175,7 @@ func (v *photoView) layout(size fyne.Size) {
 		o.(interface{ Hide() }).Hide()
 	}
 	if !has {
+		v.result.Hide()
 		v.overlay.Hide()
 		v.preview.Hide()
 		return
@@ -178,7 +191,7 @@ func (v *photoView) layout(size fyne.Size) {
 	c0 := v.toCanvas(v.crop.Min.X, v.crop.Min.Y)
 	c1 := v.toCanvas(v.crop.Max.X, v.crop.Max.Y)
 	cs := fyne.NewSize(c1.X-c0.X, c1.Y-c0.Y)
-	for _, im := range []*canvas.Image{v.overlay, v.preview} {
+	for _, im := range []*canvas.Image{v.result, v.overlay, v.preview} {
 		im.Move(c0)
 		im.Resize(cs)
 	}
@@ -236,7 +249,7 @@ func (v *photoView) Dragged(ev *fyne.DragEvent) {
 		switch {
 		case v.s.painting() && v.inCrop(startPos):
 			v.mode = dragPaint
-		case v.s.doc != nil && v.onHandle(startPos):
+		case v.s.doc != nil && v.onHandle(startPos) && v.s.shown == nil:
 			v.mode = dragResize
 		case v.s.doc != nil && v.inCrop(startPos) && v.s.shown == nil:
 			v.mode = dragMove
@@ -324,7 +337,7 @@ func clampSquare(r image.Rectangle, w, h int) image.Rectangle {
 }
 
 func (v *photoView) CreateRenderer() fyne.WidgetRenderer {
-	objs := []fyne.CanvasObject{v.img, v.shade[0], v.shade[1], v.shade[2], v.shade[3], v.overlay, v.preview, v.frame, v.handle, v.hint}
+	objs := []fyne.CanvasObject{v.img, v.result, v.shade[0], v.shade[1], v.shade[2], v.shade[3], v.overlay, v.preview, v.frame, v.handle, v.hint}
 	return &photoRenderer{v: v, objs: objs}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"strconv"
@@ -26,34 +27,34 @@ type widgets struct {
 	view *photoView
 	tabs *container.AppTabs
 
-	packSel  *widget.Select
+	packSel  *escSelect
 	packInfo *widget.Button
 	packNote *widget.Label
 	firstRun *fyne.Container
 
-	direction *widget.Select
-	target    *widget.Entry
-	subject   *widget.SelectEntry
-	steps     *widget.Entry
-	seed      *widget.Entry
-	scheduler *widget.Select
+	direction *escSelect
+	target    *escEntry
+	subject   *escSelectEntry
+	steps     *escEntry
+	seed      *escEntry
+	scheduler *escSelect
 	s1        *sliderRow
 	s2        *sliderRow
 	s3        *sliderRow
 	lambda    *sliderRow
 
 	previewMask *widget.Button
-	showMask    *widget.Check
-	opacity     *widget.Slider
+	showMask    *escCheck
+	opacity     *escSlider
 	paintMode   *widget.RadioGroup
-	brush       *widget.Slider
+	brush       *escSlider
 	undo        *widget.Button
 	reset       *widget.Button
 	softMap     *canvas.Image
 	maskInfo    *widget.Label
 
-	preserve *widget.Check
-	useMask  *widget.Check
+	preserve *escCheck
+	useMask  *escCheck
 	edit     *widget.Button
 	export   *widget.Button
 
@@ -72,18 +73,18 @@ type widgets struct {
 
 // sliderRow is a labelled slider with a numeric entry and a reset button.
 type sliderRow struct {
-	slider *widget.Slider
-	entry  *widget.Entry
+	slider *escSlider
+	entry  *escEntry
 	reset  *widget.Button
 	row    fyne.CanvasObject
 	format string
 }
 
-func newSliderRow(label string, lo, hi, step float64, format string, set func(float64), reset func()) *sliderRow {
+func newSliderRow(label string, lo, hi, step float64, format string, set func(float64), reset, esc func()) *sliderRow {
 	r := &sliderRow{format: format}
-	r.slider = widget.NewSlider(lo, hi)
+	r.slider = newEscSlider(lo, hi, esc)
 	r.slider.Step = step
-	r.entry = widget.NewEntry()
+	r.entry = newEscEntry(esc)
 	r.reset = widget.NewButtonWithIcon("", theme.ViewRefreshIcon(), reset)
 	r.slider.OnChanged = func(v float64) {
 		txt := fmt.Sprintf(format, v)
@@ -95,7 +96,7 @@ func newSliderRow(label string, lo, hi, step float64, format string, set func(fl
 	}
 	r.entry.OnSubmitted = func(t string) {
 		v, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
-		if err != nil {
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 			r.entry.SetText(fmt.Sprintf(format, r.slider.Value))
 			return
 		}
@@ -142,7 +143,8 @@ func (s *State) build() {
 	w.view = newPhotoView(s)
 
 	// Pack.
-	w.packSel = widget.NewSelect(nil, func(name string) {
+	esc := s.Cancel
+	w.packSel = newEscSelect(nil, func(name string) {
 		if w.syncing {
 			return
 		}
@@ -152,7 +154,7 @@ func (s *State) build() {
 				s.LoadPack(p)
 			}
 		}
-	})
+	}, esc)
 	w.packSel.PlaceHolder = "(no pack)"
 	w.packInfo = widget.NewButtonWithIcon("", theme.InfoIcon(), s.showModels)
 	w.packNote = widget.NewLabel("")
@@ -164,7 +166,7 @@ func (s *State) build() {
 	w.firstRun.Hide()
 
 	// Settings.
-	w.direction = widget.NewSelect(nil, func(label string) {
+	w.direction = newEscSelect(nil, func(label string) {
 		if w.syncing || s.eng == nil {
 			return
 		}
@@ -174,8 +176,8 @@ func (s *State) build() {
 			}
 		}
 		s.inputsChanged("direction", true)
-	})
-	w.target = widget.NewEntry()
+	}, esc)
+	w.target = newEscEntry(esc)
 	w.target.SetPlaceHolder("or describe a target (wins)")
 	w.target.OnChanged = func(t string) {
 		if w.syncing {
@@ -184,7 +186,7 @@ func (s *State) build() {
 		s.settings.Target = strings.TrimSpace(t)
 		s.inputsChanged("target", true)
 	}
-	w.subject = widget.NewSelectEntry(nil)
+	w.subject = newEscSelectEntry(esc)
 	w.subject.SetPlaceHolder("subject, e.g. a woman")
 	w.subject.OnChanged = func(t string) {
 		if w.syncing {
@@ -193,7 +195,7 @@ func (s *State) build() {
 		s.settings.Subject = strings.TrimSpace(t)
 		s.inputsChanged("subject", true)
 	}
-	w.steps = widget.NewEntry()
+	w.steps = newEscEntry(esc)
 	w.steps.OnChanged = func(t string) {
 		if w.syncing {
 			return
@@ -206,7 +208,7 @@ func (s *State) build() {
 		s.settings.MaskNoiseSteps = max(1, min(s.defaults.MaskNoiseSteps, n))
 		s.inputsChanged("steps", true)
 	}
-	w.seed = widget.NewEntry()
+	w.seed = newEscEntry(esc)
 	w.seed.OnChanged = func(t string) {
 		if w.syncing {
 			return
@@ -221,13 +223,13 @@ func (s *State) build() {
 	dice := widget.NewButtonWithIcon("", theme.MediaReplayIcon(), func() {
 		w.seed.SetText(strconv.FormatUint(rand.Uint64N(1<<31), 10))
 	})
-	w.scheduler = widget.NewSelect([]string{"unipc", "ddim", "euler_ancestral", "dpmpp_2m", "dpmpp_2m_karras"}, func(v string) {
+	w.scheduler = newEscSelect([]string{"unipc", "ddim", "euler_ancestral", "dpmpp_2m", "dpmpp_2m_karras"}, func(v string) {
 		if w.syncing {
 			return
 		}
 		s.settings.Scheduler = v
 		s.inputsChanged("scheduler", true)
-	})
+	}, esc)
 	scale := func(name string, get func(*app.Settings) *float64, mask bool) *sliderRow {
 		var r *sliderRow
 		r = newSliderRow(name, 0, 10, 0.1, "%.1f", func(v float64) {
@@ -236,7 +238,7 @@ func (s *State) build() {
 			}
 			*get(&s.settings) = v
 			s.inputsChanged(strings.Fields(name)[0], mask)
-		}, func() { r.slider.SetValue(*get(&s.defaults)) })
+		}, func() { r.slider.SetValue(*get(&s.defaults)) }, esc)
 		return r
 	}
 	w.s1 = scale("s1 · image", func(st *app.Settings) *float64 { return &st.S1 }, true)
@@ -249,21 +251,22 @@ func (s *State) build() {
 		s.settings.Lambda = v
 		s.inputsChanged("λ", false) // re-thresholds the cached mask: no model call
 		s.updateMaskView()
-	}, func() { w.lambda.slider.SetValue(s.defaults.Lambda) })
+	}, func() { w.lambda.slider.SetValue(s.defaults.Lambda) }, esc)
 
 	// Mask.
 	w.previewMask = widget.NewButtonWithIcon("Preview mask", theme.VisibilityIcon(), s.PreviewMask)
-	w.showMask = widget.NewCheck("Overlay", func(bool) { s.updateMaskView() })
+	w.showMask = newEscCheck("Overlay", func(bool) { s.updateMaskView() }, esc)
 	w.showMask.Checked = true
-	w.opacity = widget.NewSlider(0.1, 1)
+	w.opacity = newEscSlider(0.1, 1, esc)
 	w.opacity.Step = 0.05
 	w.opacity.Value = 0.55
 	w.opacity.OnChanged = func(float64) { s.updateOverlay() }
-	w.paintMode = widget.NewRadioGroup([]string{"Off", "Add", "Erase"}, nil)
+	// Radio items keep the focus after a click and swallow Esc: drop it.
+	w.paintMode = widget.NewRadioGroup([]string{"Off", "Add", "Erase"}, func(string) { s.win.Canvas().Unfocus() })
 	w.paintMode.Horizontal = true
 	w.paintMode.Required = true
 	w.paintMode.SetSelected("Off")
-	w.brush = widget.NewSlider(0.5, 8)
+	w.brush = newEscSlider(0.5, 8, esc)
 	w.brush.Step = 0.5
 	w.brush.Value = 1.5
 	w.undo = widget.NewButtonWithIcon("Undo", theme.ContentUndoIcon(), s.Undo)
@@ -276,15 +279,15 @@ func (s *State) build() {
 	w.maskInfo.Wrapping = fyne.TextWrapWord
 
 	// Run.
-	w.preserve = widget.NewCheck("Preserve original outside the mask", func(b bool) {
+	w.preserve = newEscCheck("Preserve original outside the mask", func(b bool) {
 		s.preserve = b
 		s.fa.Preferences().SetBool(PrefPreserve, b)
 		if s.shown != nil {
 			s.updateDocView()
 		}
-	})
+	}, esc)
 	w.preserve.Checked = s.preserve
-	w.useMask = widget.NewCheck("Mask-guided (off: baseline)", func(bool) { s.inputsChanged("mask mode", false) })
+	w.useMask = newEscCheck("Mask-guided (off: baseline)", func(bool) { s.inputsChanged("mask mode", false) }, esc)
 	w.useMask.Checked = true
 	w.edit = widget.NewButtonWithIcon("Edit", theme.MediaPlayIcon(), s.Edit)
 	w.edit.Importance = widget.HighImportance
@@ -513,21 +516,108 @@ func (s *State) syncSettingsToWidgets() {
 
 // updateDocView shows the photo or the selected result.
 func (s *State) updateDocView() {
-	w := s.w
-	if s.doc == nil {
-		w.view.setImage(nil, image.Rectangle{})
-		s.updateMaskView()
-		s.updateHistory()
-		return
-	}
-	var img image.Image = s.doc.Photo.Image
-	if s.shown != nil {
-		img = app.Image(s.doc, s.shown, app.ExportOptions{Output: app.OutputFull, Preserve: s.preserve})
-	}
-	w.view.setImage(img, s.doc.Crop())
+	s.updateCanvas()
 	s.updateMaskView()
 	s.updateHistory()
-	s.updateZoomLabel()
+	if s.doc != nil {
+		s.updateZoomLabel()
+	}
+}
+
+// updateCanvas puts the photo, or the shown result, on the canvas. A
+// result shows at once as its model-resolution image placed at the crop it
+// was made with; the full-resolution blend, costly on big photos, is made
+// in the background when the crop is shown bigger than the model's output.
+func (s *State) updateCanvas() {
+	v := s.w.view
+	if s.doc == nil {
+		v.setImage(nil, image.Rectangle{})
+		v.setResult(nil)
+		return
+	}
+	r := s.shown
+	if r == nil {
+		v.setImage(s.doc.Photo.Image, s.doc.Crop())
+		v.setResult(nil)
+		return
+	}
+	if full := s.fullFor(fullKey{r, s.preserve}); full != nil {
+		v.setImage(full, r.Crop)
+		v.setResult(nil)
+		return
+	}
+	v.setImage(s.doc.Photo.Image, r.Crop)
+	v.setResult(modelImage(r, s.preserve))
+	s.wantFull()
+}
+
+// modelImage is a result at model resolution, as the canvas shows it
+// before the full-resolution blend is ready.
+func modelImage(r *app.Result, preserve bool) *image.NRGBA {
+	if preserve && r.Preserved != nil {
+		return r.Preserved
+	}
+	return r.Paper
+}
+
+// fullKey names a full-resolution blend.
+type fullKey struct {
+	r        *app.Result
+	preserve bool
+}
+
+// fullImage is a cached full-resolution blend.
+type fullImage struct {
+	key fullKey
+	img *image.NRGBA
+}
+
+// maxFull is how many blends are kept (each is as big as the photo).
+const maxFull = 2
+
+func (s *State) fullFor(k fullKey) *image.NRGBA {
+	for _, f := range s.full {
+		if f.key == k {
+			return f.img
+		}
+	}
+	return nil
+}
+
+// wantFull computes the shown result's full-resolution blend in the
+// background when the canvas would show more detail than the model's output.
+func (s *State) wantFull() {
+	r, doc := s.shown, s.doc
+	if r == nil || doc == nil || s.w == nil {
+		return
+	}
+	k := fullKey{r, s.preserve}
+	if s.fullFor(k) != nil || s.fullWant[k] {
+		return
+	}
+	if m := modelImage(r, k.preserve); m != nil && float64(s.w.view.scale())*float64(r.Crop.Dx()) <= float64(m.Bounds().Dx()) {
+		return // the model-resolution image already shows every canvas pixel
+	}
+	if s.fullWant == nil {
+		s.fullWant = map[fullKey]bool{}
+	}
+	s.fullWant[k] = true
+	s.background(func() func() {
+		img := app.Image(doc, r, app.ExportOptions{Output: app.OutputFull, Preserve: k.preserve})
+		return func() {
+			if s.doc != doc {
+				return
+			}
+			delete(s.fullWant, k)
+			s.full = append(s.full, fullImage{k, img})
+			if len(s.full) > maxFull {
+				s.full = s.full[len(s.full)-maxFull:]
+			}
+			if s.shown == r && s.preserve == k.preserve {
+				s.updateCanvas()
+			}
+		}
+	})
 }
 
 // updateMaskView re-thresholds the cached mask: never a model call.
@@ -593,6 +683,7 @@ func (s *State) OverlayShown() image.Image {
 
 func (s *State) updateZoomLabel() {
 	v := s.w.view
+	s.wantFull() // zooming in may need the full-resolution blend
 	if v.zoom == 0 {
 		s.w.zoomLbl.SetText(fmt.Sprintf("fit (%.0f%%)", 100*v.scale()))
 		return
