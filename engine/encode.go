@@ -138,8 +138,20 @@ func (e *Engine) textEmbedding(ctx context.Context, prompt string) ([]float32, e
 		return v, nil
 	}
 	ids := e.tok.Encode(prompt)
-	out, err := e.text.Run(ctx, map[string]ort.Value{"input_ids": ort.Ints([]int64{1, 77}, ids)},
-		map[string][]int64{"last_hidden_state": {1, 77, int64(e.Sig.D)}})
+	in := map[string]ort.Value{"input_ids": ort.Ints([]int64{1, 77}, ids)}
+	if info, ok := e.text.Input("attention_mask"); ok {
+		ones := ort.Value{Shape: []int64{1, 77}, I64: make([]int64, 77), F32: make([]float32, 77)}
+		for i := range ones.I64 {
+			ones.I64[i], ones.F32[i] = 1, 1
+		}
+		if info.Type.IsFloat() {
+			ones.I64 = nil
+		} else {
+			ones.F32 = nil
+		}
+		in["attention_mask"] = ones
+	}
+	out, err := e.text.Run(ctx, in, map[string][]int64{"last_hidden_state": {1, 77, int64(e.Sig.D)}})
 	if err != nil {
 		return nil, err
 	}

@@ -315,6 +315,7 @@ func TestEditsMatchClosedForms(t *testing.T) {
 		{"optimum-style ip2p without manifest", synth.Options{Kind: "ip2p", NoManifest: true, OptimumDims: true, IDs32: true, TimestepKind: "int64", LatentParameters: true, Resolution: 512}, true, 2e-4, [][3]float64{{0, 1.5, 7.5}}},
 		{"optimum-style mcdm fp16", synth.Options{OptimumDims: true, Float16: true, TimestepKind: "float32"}, true, 0.05, [][3]float64{{3, 3, 5}, {1, 4, 2}}},
 		{"external weights", synth.Options{ExternalData: true}, false, 2e-4, [][3]float64{{3, 3, 5}}},
+		{"text encoder with attention_mask", synth.Options{AttentionMask: true, IDs32: true}, false, 2e-4, [][3]float64{{3, 3, 5}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -161,7 +161,9 @@ func CheckSignatures(p *Pack) (*Signature, error) {
 
 	// Text encoder: fixes D.
 	if ms, ok := read("text_encoder"); ok {
-		extraInputs(ms, "input_ids")
+		// Some exports also take attention_mask; the engine feeds all ones,
+		// as the diffusers pipelines do (they pass no mask).
+		extraInputs(ms, "input_ids", "attention_mask")
 		if t, ok := c.tensor(ms.Inputs, "input", "input_ids", false, []int64{-2, 77}); ok && !t.Type.IsInt() {
 			c.fail("input %q: want int32 or int64, got %s", "input_ids", t.RawType)
 		}

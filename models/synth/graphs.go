@@ -151,7 +151,15 @@ func (a *Analytic) textEncoderFiles() (model, data []byte) {
 	}
 	b.Init("E", pb.Tensor{Dims: []int64{int64(a.VocabSize), int64(a.D)}, Type: pb.Float, Raw: e})
 	out := b.floatOut("last_hidden_state", b.dims(int64(a.TextLen), int64(a.D)))
-	b.Node("Gather", []string{"E", ids}, []string{out}, pb.AttrInt("axis", 0))
+	if a.AttentionMask {
+		b.Input("attention_mask", pb.Int64, b.dims(int64(a.TextLen))...)
+		mask := b.op("Cast", []string{"attention_mask"}, pb.AttrInt("to", int64(pb.Float)))
+		mask = b.op("Unsqueeze", []string{mask, b.ints("mask_axis", 2)})
+		emb := b.op("Gather", []string{"E", ids}, pb.AttrInt("axis", 0))
+		b.Node("Mul", []string{emb, mask}, []string{out})
+	} else {
+		b.Node("Gather", []string{"E", ids}, []string{out}, pb.AttrInt("axis", 0))
+	}
 	if a.OptimumDims { // Optimum's text encoders also return a pooled output
 		pooled := b.floatOut("pooler_output", b.dims(int64(a.D)))
 		b.Node("ReduceMean", []string{out}, []string{pooled}, pb.AttrInts("axes", 1), pb.AttrInt("keepdims", 0))

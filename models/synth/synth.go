@@ -52,6 +52,9 @@ type Options struct {
 	// ExternalData keeps the text encoder's weights in model.onnx_data beside
 	// it, as Optimum does for models over 2 GB.
 	ExternalData bool
+	// AttentionMask gives the text encoder an int64 attention_mask input
+	// (multiplied into the embeddings, so all ones is the identity).
+	AttentionMask bool
 	// OptimumDims declares spatial sizes and the sequence length dynamic and
 	// adds the text encoder's pooler_output, as Optimum's exports do.
 	OptimumDims bool
@@ -85,6 +88,7 @@ type Analytic struct {
 	Nonlinear        bool   `json:"nonlinear"`
 	OptimumDims      bool   `json:"optimum_dims"`
 	ExternalData     bool   `json:"external_data"`
+	AttentionMask    bool   `json:"attention_mask"`
 
 	TextLen   int `json:"text_len"`   // 77
 	D         int `json:"d"`          // text hidden size
@@ -180,7 +184,7 @@ func New(o Options) (*Analytic, error) {
 	a := &Analytic{
 		Kind: kind, Resolution: res, VAEScalingFactor: 0.18215, SpatialLatentScale: sls,
 		FixedBatch: o.FixedBatch, IDs32: o.IDs32, TimestepKind: ts, ScalarTimestep: o.ScalarTimestep,
-		Float16: o.Float16, LatentParameters: o.LatentParameters, Nonlinear: o.Nonlinear, OptimumDims: o.OptimumDims, ExternalData: o.ExternalData,
+		Float16: o.Float16, LatentParameters: o.LatentParameters, Nonlinear: o.Nonlinear, OptimumDims: o.OptimumDims, ExternalData: o.ExternalData, AttentionMask: o.AttentionMask,
 		TextLen: TextLen, D: Hidden, K: ImgTokens, Dc: EmbedDim, VocabSize: len(vocab),
 		LogVar: -2, SDMean: [4]float64{0.3, -0.2, 0.1, 0.0}, NonlinearGain: 0.5,
 		NumTrainTimesteps: 1000, BetaStart: 0.00085, BetaEnd: 0.012,
