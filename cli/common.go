@@ -113,40 +113,57 @@ func (f *editFlags) options() (app.Options, error) {
 }
 
 // open starts the app, loads the pack and opens the photo with its crop.
-func (f *editFlags) open(ctx context.Context, pr *progressBar) (*app.App, *engine.Engine, *app.Doc, error) {
+// session is what a photo command works on; close frees its sessions.
+type session struct {
+	a   *app.App
+	eng *engine.Engine
+	doc *app.Doc
+	s   engine.Settings
+}
+
+func (ss *session) close() { ss.a.Close() }
+
+// open starts the app, loads the pack, opens the photo with its crop and
+// resolves the settings; on error nothing is left open.
+func (f *editFlags) open(ctx context.Context, pr *progressBar) (_ *session, err error) {
 	if f.input == "" {
-		return nil, nil, nil, usageErr("--input is required")
+		return nil, usageErr("--input is required")
 	}
 	opts, err := f.options()
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	a, err := app.New(opts)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
 	eng, err := loadPack(ctx, a, f.pack, pr)
 	if err != nil {
-		a.Close()
-		return nil, nil, nil, err
+		return nil, err
 	}
 	doc, err := app.OpenPhoto(f.input)
 	if err != nil {
-		a.Close()
-		return nil, nil, nil, err
+		return nil, err
 	}
 	if f.crop != "" {
 		r, err := parseCrop(f.crop)
 		if err != nil {
-			a.Close()
-			return nil, nil, nil, err
+			return nil, err
 		}
 		if err := doc.SetCrop(r); err != nil {
-			a.Close()
-			return nil, nil, nil, fmt.Errorf("%s: --crop %s: %w", f.input, f.crop, err)
+			return nil, fmt.Errorf("%s: --crop %s: %w", f.input, f.crop, err)
 		}
 	}
-	return a, eng, doc, nil
+	s, err := f.settings(eng)
+	if err != nil {
+		return nil, err
+	}
+	return &session{a: a, eng: eng, doc: doc, s: s}, nil
 }
 
 func loadPack(ctx context.Context, a *app.App, name string, pr *progressBar) (*engine.Engine, error) {

@@ -24,15 +24,12 @@ func runMask(ctx context.Context, env *env, args []string) error {
 	}
 	pr := &progressBar{e: env}
 	defer pr.done()
-	a, eng, doc, err := f.open(ctx, pr)
+	ss, err := f.open(ctx, pr)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	s, err := f.settings(eng)
-	if err != nil {
-		return err
-	}
+	defer ss.close()
+	eng, doc, s := ss.eng, ss.doc, ss.s
 	m, err := doc.ComputeMask(ctx, eng, s, pr.report)
 	if err != nil {
 		return err
@@ -75,15 +72,12 @@ func runEdit(ctx context.Context, env *env, args []string) error {
 	}
 	pr := &progressBar{e: env}
 	defer pr.done()
-	a, eng, doc, err := f.open(ctx, pr)
+	ss, err := f.open(ctx, pr)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	s, err := f.settings(eng)
-	if err != nil {
-		return err
-	}
+	defer ss.close()
+	eng, doc, s := ss.eng, ss.doc, ss.s
 	out := f.out
 	if out == "" || isDir(out) {
 		out = defaultOut(f.input, out, s, !*noMask)

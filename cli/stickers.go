@@ -20,15 +20,12 @@ func runStickers(ctx context.Context, env *env, args []string) error {
 	}
 	pr := &progressBar{e: env}
 	defer pr.done()
-	a, eng, doc, err := f.open(ctx, pr)
+	ss, err := f.open(ctx, pr)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	s, err := f.settings(eng)
-	if err != nil {
-		return err
-	}
+	defer ss.close()
+	eng, doc, s := ss.eng, ss.doc, ss.s
 	set, err := app.Stickers(ctx, eng, doc, s, pr.report)
 	if err != nil {
 		return err
