@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -109,22 +110,42 @@ func (set *StickerSet) Export(dir, format string, doc *Doc, overwrite bool) ([]s
 	if format != "png" && format != "webp" {
 		return nil, fmt.Errorf("sticker format %q: want png or webp", format)
 	}
-	base := strings.TrimSuffix(filepath.Base(doc.Path), filepath.Ext(doc.Path))
 	opts := export.WriteOptions{Overwrite: overwrite, Protect: []string{doc.Path}, WebPMaxBytes: StickerMaxWebP}
+	all := set.Paths(dir, format, doc)
 	var paths []string
-	sheet := filepath.Join(dir, base+".stickers.png")
-	if err := export.Write(sheet, set.Sheet(), nil, opts); err != nil {
-		return paths, err
-	}
-	paths = append(paths, sheet)
-	for i, d := range set.Directions {
-		p := filepath.Join(dir, fmt.Sprintf("%s.sticker-%s.%s", base, d.ID, format))
-		if err := export.Write(p, set.Sticker(i), nil, opts); err != nil {
+	for i, p := range all {
+		img := set.Sheet()
+		if i > 0 {
+			img = set.Sticker(i - 1)
+		}
+		if err := export.Write(p, img, nil, opts); err != nil {
 			return paths, err
 		}
 		paths = append(paths, p)
 	}
 	return paths, nil
+}
+
+// Paths are the files Export writes into dir: the sheet, then one sticker
+// per direction, named after the photo.
+func (set *StickerSet) Paths(dir, format string, doc *Doc) []string {
+	base := strings.TrimSuffix(filepath.Base(doc.Path), filepath.Ext(doc.Path))
+	paths := []string{filepath.Join(dir, base+".stickers.png")}
+	for _, d := range set.Directions {
+		paths = append(paths, filepath.Join(dir, fmt.Sprintf("%s.sticker-%s.%s", base, d.ID, strings.ToLower(format))))
+	}
+	return paths
+}
+
+// Existing lists which of the files Export would write already exist.
+func (set *StickerSet) Existing(dir, format string, doc *Doc) []string {
+	var out []string
+	for _, p := range set.Paths(dir, format, doc) {
+		if _, err := os.Stat(p); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // cropAlpha is the photo's alpha inside crop, scaled to res x res.

@@ -5,7 +5,6 @@ import (
 	"image"
 	"likeness/app"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -258,7 +257,7 @@ func (s *State) exportStickers(set *app.StickerSet, doc *app.Doc, dir, format st
 			return err
 		}, func() { s.status(fmt.Sprintf("exported %d files to %s", len(paths), dir)) })
 	}
-	if old := stickerFiles(dir, doc.Path); len(old) > 0 {
+	if old := set.Existing(dir, format, doc); len(old) > 0 {
 		dialog.ShowConfirm("Replace stickers?",
 			fmt.Sprintf("%s already holds %d sticker files of %s (%s). Replace them?", dir, len(old), filepath.Base(doc.Path), filepath.Base(old[0])),
 			func(yes bool) {
@@ -269,22 +268,4 @@ func (s *State) exportStickers(set *app.StickerSet, doc *app.Doc, dir, format st
 		return
 	}
 	write(false)
-}
-
-// stickerFiles lists the files an earlier sticker export of photo left in
-// dir (named photo.stickers.png and photo.sticker-ID.EXT).
-func stickerFiles(dir, photo string) []string {
-	base := strings.TrimSuffix(filepath.Base(photo), filepath.Ext(photo))
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, e := range ents {
-		n := e.Name()
-		if n == base+".stickers.png" || strings.HasPrefix(n, base+".sticker-") {
-			out = append(out, filepath.Join(dir, n))
-		}
-	}
-	return out
 }
