@@ -159,7 +159,10 @@ func Metadata(e *engine.Engine, doc *Doc, r *engine.Result, o ExportOptions) (*e
 		return nil, fmt.Errorf("encode settings: %w", err)
 	}
 	s := r.Settings
-	b := Image(doc, r, o).Bounds()
+	b := r.Paper.Bounds() // the size written, without building the image
+	if o.Output == OutputFull {
+		b = doc.Photo.Image.Bounds()
+	}
 	hash := rec.Pack.Files["unet/model.onnx"]
 	if len(hash) > 10 {
 		hash = hash[:10]

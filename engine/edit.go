@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"image"
 	"math"
-	"sync"
 	"time"
 
 	"likeness/engine/compose"
@@ -222,8 +221,9 @@ func (e *Engine) finish(j *job, enc *Encoded, z []float32, mask []bool, mode str
 		r.Preserved = img
 	}
 	// The full-resolution blend costs most on big photos and only exports
-	// need it, so it is made on first use.
-	r.full = sync.OnceValue(func() *image.NRGBA {
+	// need it, so it is made on request and not kept: a history of results
+	// would otherwise hold a full-size copy of the photo per export.
+	r.full = func() *image.NRGBA {
 		cw, ch := enc.Crop.Dx(), enc.Crop.Dy()
 		radius := max(1, FeatherPixels*cw/res)
 		var weights []float32
@@ -244,14 +244,14 @@ func (e *Engine) finish(j *job, enc *Encoded, z []float32, mask []bool, mode str
 			}
 		}
 		return full
-	})
+	}
 	return r, nil
 }
 
 // Full is the whole original photo with the edit blended into the crop:
 // through the feathered mask, or the whole crop feathered at its border for
 // modes without a mask. Everything the edit did not touch keeps the photo's
-// own pixels and resolution. It is computed on the first call.
+// own pixels and resolution. Each call computes it anew; callers keep it.
 func (r *Result) Full() *image.NRGBA {
 	if r.full == nil {
 		return nil
