@@ -36,6 +36,22 @@ if [ "${1:-}" = "--windows-dlls" ]; then
   windows_out=${2:?usage: install-ort.sh --windows-dlls DIR}
 fi
 
+# Windows DLLs are cached too; copy them from the cache when it holds them.
+win_cache=$cache/win32-x64
+if [ -n "$windows_out" ]; then
+  cached=1
+  for dll in "${!WIN_SHA256[@]}"; do
+    [ -f "$win_cache/$dll" ] && [ "$(sha "$win_cache/$dll")" = "${WIN_SHA256[$dll]}" ] || cached=0
+  done
+  if [ $cached = 1 ]; then
+    mkdir -p "$windows_out"
+    for dll in "${!WIN_SHA256[@]}"; do
+      cp -f "$win_cache/$dll" "$windows_out/$dll.tmp.$$" && mv -f "$windows_out/$dll.tmp.$$" "$windows_out/$dll"
+    done
+    exit 0
+  fi
+fi
+
 if [ -z "$windows_out" ] && [ -f "$lib" ] && [ "$(sha "$lib")" = "$LIB_SHA256" ]; then
   echo "$lib"
   exit 0
@@ -74,6 +90,8 @@ if [ -n "$windows_out" ]; then
       echo "install-ort: $dll: checksum mismatch (got $got); nothing installed" >&2
       exit 1
     fi
+    mkdir -p "$win_cache"
+    cp -f "$work/$WIN_DIR_IN_TGZ/$dll" "$win_cache/$dll.tmp.$$" && mv -f "$win_cache/$dll.tmp.$$" "$win_cache/$dll"
     mv -f "$work/$WIN_DIR_IN_TGZ/$dll" "$windows_out/$dll.tmp.$$"
     mv -f "$windows_out/$dll.tmp.$$" "$windows_out/$dll"
   done
