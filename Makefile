@@ -31,6 +31,7 @@ fmt-check:
 	if [ -n "$$out" ]; then echo "gofmt would change: $$out" >&2; exit 1; fi
 
 test: deps ort fmt-check vet
+	@bash packaging/install-deps.sh screenshot # Xvfb for the window smoke test
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 bench: build ort

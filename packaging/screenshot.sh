@@ -21,7 +21,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-display=:99
+# The first free display from :99, so a test run and a developer's run can overlap.
+n=99
+while [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ]; do n=$((n + 1)); done
+display=:$n
 export XAUTHORITY=$tmp/Xauthority
 touch "$XAUTHORITY"
 xauth -q add "$display" . "$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
@@ -29,7 +32,7 @@ Xvfb "$display" -screen 0 "${SCREEN_SIZE:-1400x900}x24" -auth "$XAUTHORITY" -nol
 pids+=($!)
 for _ in $(seq 50); do
   DISPLAY=$display xdpyinfo >/dev/null 2>&1 && break
-  [ -e /tmp/.X11-unix/X99 ] && break
+  [ -e "/tmp/.X11-unix/X$n" ] && break
   sleep 0.1
 done
 
@@ -57,8 +60,9 @@ for key in ${SCREENSHOT_KEYS:-}; do
 done
 import -display "$display" -window root "$out"
 # Threading mistakes show up as "*** Error in Fyne call thread" lines.
+echo "screenshot: wrote $out"
 if grep -q '\*\*\*' "$tmp/app.log"; then
   echo "screenshot: the app logged errors:" >&2
   grep -A3 '\*\*\*' "$tmp/app.log" >&2
+  exit 2
 fi
-echo "screenshot: wrote $out"
