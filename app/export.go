@@ -14,7 +14,6 @@ import (
 	"likeness/engine"
 	"likeness/engine/compose"
 	"likeness/engine/export"
-	"likeness/engine/ort"
 )
 
 // Version is recorded in every export.
@@ -230,7 +229,6 @@ func ProviderNotes(e *engine.Engine) []string {
 	return out
 }
 
-var _ = ort.CPU
 
 // WriteImage writes any image (a comparison, a sheet) atomically, never over
 // the document's photo.

@@ -10,7 +10,6 @@ import (
 
 	"likeness/app"
 	"likeness/engine"
-	"likeness/engine/ort"
 	"likeness/models/synth"
 )
 
@@ -126,4 +125,3 @@ func gradient(w, h int) *image.NRGBA {
 	return img
 }
 
-var _ = ort.CPU
