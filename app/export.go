@@ -229,7 +229,6 @@ func ProviderNotes(e *engine.Engine) []string {
 	return out
 }
 
-
 // WriteImage writes any image (a comparison, a sheet) atomically, never over
 // the document's photo.
 func WriteImage(path string, img image.Image, doc *Doc, overwrite bool) error {

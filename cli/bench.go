@@ -124,4 +124,3 @@ func gradient(w, h int) *image.NRGBA {
 	}
 	return img
 }
-
