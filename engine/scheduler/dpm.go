@@ -36,20 +36,10 @@ func newDPM(p *Config) (*dpm, error) {
 	default:
 		return nil, fmt.Errorf("%w: key %q: %q is not one of midpoint, heun", ErrUnsupported, "solver_type", p.SolverType)
 	}
-	if err := checkPrediction(p); err != nil {
-		return nil, err
-	}
-	if p.FinalSigmasType != "zero" && p.FinalSigmasType != "sigma_min" {
-		return nil, fmt.Errorf("%w: key %q: %q is not one of zero, sigma_min", ErrUnsupported, "final_sigmas_type", p.FinalSigmasType)
-	}
-	if _, err := spacedTimesteps(p.TimestepSpacing, 1, 1, 1, 0); err != nil {
-		return nil, err
-	}
-	train, err := newTrainSchedule(p)
+	train, err := newMultistepSchedule(p)
 	if err != nil {
 		return nil, err
 	}
-	p.NumTrainTimesteps = len(train.alphasCumprod)
 	s := &dpm{p: p, train: train}
 	s.resetIndices()
 	return s, nil

@@ -44,23 +44,33 @@ func newUniPC(p *Config) (*uniPC, error) {
 	if p.SolverOrder < 1 || p.SolverOrder > 8 {
 		return nil, fmt.Errorf("%w: key %q: %d, want 1 to 8", ErrUnsupported, "solver_order", p.SolverOrder)
 	}
-	if err := checkPrediction(p); err != nil {
-		return nil, err
-	}
-	if p.FinalSigmasType != "zero" && p.FinalSigmasType != "sigma_min" {
-		return nil, fmt.Errorf("%w: key %q: %q is not one of zero, sigma_min", ErrUnsupported, "final_sigmas_type", p.FinalSigmasType)
-	}
-	if _, err := spacedTimesteps(p.TimestepSpacing, 1, 1, 1, 0); err != nil {
-		return nil, err
-	}
-	train, err := newTrainSchedule(p)
+	train, err := newMultistepSchedule(p)
 	if err != nil {
 		return nil, err
 	}
-	p.NumTrainTimesteps = len(train.alphasCumprod)
 	s := &uniPC{p: p, train: train, outputs: make([][]float32, p.SolverOrder)}
 	s.resetIndices()
 	return s, nil
+}
+
+// newMultistepSchedule checks what UniPC and DPM-Solver share (prediction
+// type, final sigma, spacing) and builds the training schedule.
+func newMultistepSchedule(p *Config) (trainSchedule, error) {
+	if err := checkPrediction(p); err != nil {
+		return trainSchedule{}, err
+	}
+	if p.FinalSigmasType != "zero" && p.FinalSigmasType != "sigma_min" {
+		return trainSchedule{}, fmt.Errorf("%w: key %q: %q is not one of zero, sigma_min", ErrUnsupported, "final_sigmas_type", p.FinalSigmasType)
+	}
+	if _, err := spacedTimesteps(p.TimestepSpacing, 1, 1, 1, 0); err != nil {
+		return trainSchedule{}, err
+	}
+	train, err := newTrainSchedule(p)
+	if err != nil {
+		return trainSchedule{}, err
+	}
+	p.NumTrainTimesteps = len(train.alphasCumprod)
+	return train, nil
 }
 
 func checkPrediction(p *Config) error {
