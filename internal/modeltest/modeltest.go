@@ -64,3 +64,21 @@ func Run(t testing.TB, path string, ins []In, outs []Out) [][]float32 {
 	}
 	return out
 }
+
+// Input builds an In from test data that carries both kinds: integer data
+// when isInt, else float data; a nil shape (a scalar) keeps the first value.
+func Input(name string, isInt bool, shape []int64, f []float32, i []int64) In {
+	in := In{Name: name, Shape: shape}
+	if isInt {
+		in.I = append([]int64{}, i...)
+	} else {
+		in.F = f
+	}
+	if shape == nil && len(in.I) > 1 {
+		in.I = in.I[:1]
+	}
+	if shape == nil && len(in.F) > 1 {
+		in.F = in.F[:1]
+	}
+	return in
+}

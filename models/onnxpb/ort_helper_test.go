@@ -44,23 +44,7 @@ func run(t testing.TB, model []byte, ins []in, outs []out) [][]float32 {
 	}
 	mi := make([]modeltest.In, len(ins))
 	for k, x := range ins {
-		mi[k] = modeltest.In{Name: x.name, Shape: x.shape, F: x.f, I: x.i}
-		if x.typ == Int32 || x.typ == Int64 {
-			mi[k].F = nil
-			if mi[k].I == nil {
-				mi[k].I = []int64{}
-			}
-		} else {
-			mi[k].I = nil
-		}
-		if x.shape == nil { // a scalar: the first value
-			if mi[k].F != nil {
-				mi[k].F = mi[k].F[:1]
-			}
-			if mi[k].I != nil {
-				mi[k].I = mi[k].I[:1]
-			}
-		}
+		mi[k] = modeltest.Input(x.name, x.typ == Int32 || x.typ == Int64, x.shape, x.f, x.i)
 	}
 	mo := make([]modeltest.Out, len(outs))
 	for k, x := range outs {
