@@ -104,7 +104,10 @@ func Load(ctx context.Context, pack *models.Pack, opt LoadOptions) (_ *Engine, e
 		if opt.Progress != nil {
 			opt.Progress(Progress{Phase: PhaseLoad, Step: i + 1, Steps: len(roles), Label: r.role})
 		}
-		s, err := ort.Open(pack.ModelPath(r.role), ort.Options{Provider: opt.Provider, Threads: opt.Threads, Outputs: []string{outputOf(r.role, sig)}})
+		// The signature check already read each model's tensors.
+		ms, _ := sig.Model(r.role)
+		s, err := ort.Open(pack.ModelPath(r.role), ort.Options{Provider: opt.Provider, Threads: opt.Threads,
+			Outputs: []string{outputOf(r.role, sig)}, Signature: &ort.Signature{Inputs: ms.Inputs, Outputs: ms.Outputs}})
 		if err != nil {
 			return nil, fmt.Errorf("pack %s: %s: %w", pack.Name, r.role, err)
 		}

@@ -48,6 +48,9 @@ type Options struct {
 	// Outputs restricts the computed outputs (e.g. a text encoder's
 	// last_hidden_state without its pooler_output); nil = all.
 	Outputs []string
+	// Signature, when the caller has already read it (ReadSignature), saves
+	// loading the model a second time just to learn its tensors.
+	Signature *Signature
 }
 
 // Refusal records why a preferred provider was not used.
@@ -89,9 +92,14 @@ func Open(path string, opt Options) (*Session, error) {
 	if err := Init(""); err != nil {
 		return nil, err
 	}
-	ins, outs, err := ReadSignature(path)
-	if err != nil {
-		return nil, err
+	var ins, outs []TensorInfo
+	if opt.Signature != nil {
+		ins, outs = opt.Signature.Inputs, opt.Signature.Outputs
+	} else {
+		var err error
+		if ins, outs, err = ReadSignature(path); err != nil {
+			return nil, err
+		}
 	}
 	order, refused, err := providerOrder(opt.Provider)
 	if err != nil {

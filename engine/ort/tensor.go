@@ -55,13 +55,26 @@ func (t TensorInfo) String() string {
 	return fmt.Sprintf("%s %s%v", t.Name, t.Type, t.Shape)
 }
 
-// ReadSignature reads a model's declared inputs and outputs without creating
-// a full session for running.
+// Signature is a model's declared inputs and outputs.
+type Signature struct {
+	Inputs, Outputs []TensorInfo
+}
+
+// ReadSignature reads a model's declared inputs and outputs. The session it
+// needs is made with graph optimisations off: it is only asked for names.
 func ReadSignature(path string) (ins, outs []TensorInfo, err error) {
 	if err := Init(""); err != nil {
 		return nil, nil, err
 	}
-	i, o, err := ortgo.GetInputOutputInfo(path)
+	so, err := ortgo.NewSessionOptions()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer so.Destroy()
+	if err := so.SetGraphOptimizationLevel(ortgo.GraphOptimizationLevelDisableAll); err != nil {
+		return nil, nil, err
+	}
+	i, o, err := ortgo.GetInputOutputInfoWithOptions(path, so)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: not a loadable onnx model: %w", path, firstLine(err))
 	}
