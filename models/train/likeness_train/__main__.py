@@ -1,0 +1,117 @@
+"""python3 -m likeness_train {pairs,train-ae,train,export,sample} ..."""
+import argparse
+import sys
+import time
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="likeness_train", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("pairs", help="render generated pairs into a folder (index.jsonl + PNGs)")
+    p.add_argument("--task", required=True, choices=["expressions", "costumes"])
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--n", type=int, required=True, help="identities")
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("--out", required=True)
+
+    p = sub.add_parser("train-ae", help="train the autoencoder")
+    p.add_argument("--config", default="tiny")
+    p.add_argument("--tasks", nargs="+", default=["expressions", "costumes"])
+    p.add_argument("--identities", type=int, default=400)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--crop", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--steps", type=int, default=0)
+    p.add_argument("--minutes", type=float, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+
+    p = sub.add_parser("train-decoder", help="fine-tune the decoder alone (the latent space stays)")
+    p.add_argument("--ae", required=True)
+    p.add_argument("--tasks", nargs="+", default=["expressions", "costumes"])
+    p.add_argument("--identities", type=int, default=300)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--steps", type=int, default=0)
+    p.add_argument("--minutes", type=float, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="where to write the fine-tuned ae.pt")
+
+    p = sub.add_parser("train", help="train the MCDM (torchrun for several processes)")
+    p.add_argument("--config", default="tiny")
+    p.add_argument("--task", required=True, choices=["expressions", "costumes"])
+    p.add_argument("--ae", required=True, help="autoencoder checkpoint (train-ae's ae.pt)")
+    p.add_argument("--identities", type=int, default=1500)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--lr", type=float, default=4e-4)
+    p.add_argument("--steps", type=int, default=0)
+    p.add_argument("--minutes", type=float, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--sample-every", type=int, default=0)
+    p.add_argument("--checkpoint-minutes", type=float, default=5)
+    p.add_argument("--stop-after", type=int, default=0,
+                   help="stop at this step as if interrupted (the schedule still spans --steps)")
+    p.add_argument("--dump-weights", action="store_true", help="write every rank's final weights (tests)")
+    p.add_argument("--out", required=True)
+
+    p = sub.add_parser("export", help="write a model pack that follows the model contract")
+    p.add_argument("--run", required=True, help="training run folder (ckpt.pt)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--name")
+    p.add_argument("--fp16-weights", action="store_true",
+                   help="store weights as float16 (computed in float32): half the size")
+    p.add_argument("--raw", action="store_true", help="export the live weights, not the EMA")
+
+    p = sub.add_parser("sample", help="torch reference sampler for a trained run")
+    p.add_argument("--run", required=True)
+    p.add_argument("--input", required=True, help="source image")
+    p.add_argument("--direction", required=True)
+    p.add_argument("--noise", required=True, help=".npy [1+mask_seeds,4,h,w] (row 0 the initial latent)")
+    p.add_argument("--scheduler", default="ddim", choices=["ddim", "unipc"])
+    p.add_argument("--mode", default="masked", choices=["baseline", "masked"])
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--s1", type=float, default=3)
+    p.add_argument("--s2", type=float, default=3)
+    p.add_argument("--s3", type=float, default=5)
+    p.add_argument("--lam", type=float, default=0.35)
+    p.add_argument("--mask-normalize", default="normalize_then_blur")
+    p.add_argument("--mask-guidance", default="eq3")
+    p.add_argument("--mask-noise-steps", type=int, default=10)
+    p.add_argument("--subject", default="person")
+    p.add_argument("--pack", help="use this exported pack's manifest and (fp16-rounded) weights' run")
+    p.add_argument("--out", required=True)
+
+    a = ap.parse_args(argv)
+    t0 = time.time()
+    if a.cmd == "pairs":
+        from . import data
+        n = data.write_pairs(a.out, a.task, a.seed, a.n, a.size, a.split,
+                             progress=lambda i, n: print(f"\r{i}/{n} identities", end="", file=sys.stderr))
+        print(f"\n{n} pairs in {a.out} ({time.time() - t0:.1f} s)", file=sys.stderr)
+    elif a.cmd == "train-ae":
+        from . import train
+        train.train_ae(a)
+    elif a.cmd == "train-decoder":
+        from . import train
+        train.train_decoder(a)
+    elif a.cmd == "train":
+        from . import train
+        train.train(a)
+    elif a.cmd == "export":
+        from . import export
+        export.export(a)
+    elif a.cmd == "sample":
+        from . import sample
+        sample.main(a)
+    print(f"{a.cmd}: {time.time() - t0:.1f} s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

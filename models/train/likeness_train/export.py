@@ -1,0 +1,212 @@
+"""Export a trained run to a model pack that follows the model contract:
+six ONNX files, the tokenizer, the scheduler config and likeness.json with
+directions, prompts, defaults and digests. The pack is built in a temporary
+sibling folder and renamed into place.
+"""
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+
+import torch
+
+from . import nets, render, train
+from .tokenizer import default_vocab_dir
+
+OPSET = 14
+
+SD15_SCHEDULER = {
+    "_class_name": "PNDMScheduler",
+    "num_train_timesteps": 1000,
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "steps_offset": 1,
+    "set_alpha_to_one": False,
+    "clip_sample": False,
+    "skip_prk_steps": True,
+    "prediction_type": "epsilon",
+    "trained_betas": None,
+}
+
+# Defaults the starter packs ship with; `likeness eval --calibrate` may
+# rewrite lambda and the mask options from validation pairs.
+DEFAULTS = {
+    "s1": 3, "s2": 3, "s3": 5, "lambda": 0.35, "steps": 20, "scheduler": "unipc",
+    "mask_seeds": 10, "mask_noise_steps": 10, "blur_kernel": 5,
+    "mask_normalize": "blur_then_normalize", "mask_guidance": "eq3_latent_blend",
+}
+
+NAMES = {"expressions": "Cartoon expressions", "costumes": "Cartoon costumes"}
+
+
+def fp16_round(state, min_elems=256):
+    """The weights as the fp16-stored pack holds them (float32 compute)."""
+    out = {}
+    for k, v in state.items():
+        if v.dtype == torch.float32 and v.numel() >= min_elems:
+            out[k] = v.half().float()
+        else:
+            out[k] = v
+    return out
+
+
+def load_run(run, raw=False, fp16=False):
+    """(mcdm, ae, scale, cfg, task) of a training run, EMA weights by default."""
+    ck = torch.load(os.path.join(run, "ckpt.pt"), map_location="cpu")
+    cfg = ck["config"]
+    mcdm = nets.MCDM(cfg)
+    state = ck["model"] if raw else ck["ema"]
+    ae_path = ck["ae"]
+    if not os.path.exists(ae_path):
+        ae_path = os.path.join(run, "ae.pt")
+    ae, scale, _ = train.load_ae(ae_path)
+    if fp16:
+        state = fp16_round(state)
+        ae.load_state_dict(fp16_round(ae.state_dict()))
+    mcdm.load_state_dict(state)
+    mcdm.eval()
+    return mcdm, ae, scale, cfg, ck["task"], ck
+
+
+class _Unet(torch.nn.Module):
+    def __init__(self, u):
+        super().__init__()
+        self.u = u
+
+    def forward(self, sample, timestep, encoder_hidden_states):
+        return self.u(sample, timestep, encoder_hidden_states)
+
+
+def _onnx(module, args, path, inputs, outputs, dynamic):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with torch.no_grad():
+        torch.onnx.export(module, args, path, input_names=inputs, output_names=outputs,
+                          dynamic_axes=dynamic, opset_version=OPSET, do_constant_folding=True)
+
+
+def _fp16_weights(path, min_elems=256):
+    """Store float32 initializers as float16 followed by a Cast back to
+    float32: half the bytes, float32 arithmetic (ONNX Runtime folds the casts
+    at load)."""
+    import onnx
+    from onnx import helper, numpy_helper, TensorProto
+    m = onnx.load(path)
+    g = m.graph
+    new_init, casts = [], []
+    for t in g.initializer:
+        if t.data_type == TensorProto.FLOAT and int(torch.tensor(list(t.dims)).prod().item() if t.dims else 1) >= min_elems:
+            a = numpy_helper.to_array(t).astype("float16")
+            h = numpy_helper.from_array(a, t.name + "__fp16")
+            new_init.append(h)
+            casts.append(helper.make_node("Cast", [h.name], [t.name], to=TensorProto.FLOAT,
+                                          name=t.name + "__cast"))
+        else:
+            new_init.append(t)
+    del g.initializer[:]
+    g.initializer.extend(new_init)
+    nodes = list(g.node)
+    del g.node[:]
+    g.node.extend(casts + nodes)
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+
+
+def _sha(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for b in iter(lambda: f.read(1 << 20), b""):
+            h.update(b)
+    return h.hexdigest()
+
+
+def manifest(name, task, cfg, scale, files, defaults=None):
+    spec = render.TASKS[task]
+    return {
+        "format": 1,
+        "name": name,
+        "kind": "mcdm",
+        "resolution": cfg["resolution"],
+        "latent_factor": cfg["latent_factor"],
+        "vae_scaling_factor": round(float(scale), 6),
+        "spatial_latent_scale": round(float(scale), 6),
+        "null_spatial": "black_image",
+        "null_image_tokens": "zeros",
+        "prompts": {"source": "a {subject}, {source}", "target": "a {subject}, {target}"},
+        "subjects": list(train.SUBJECTS),
+        "source": spec["prompt_source"],
+        "directions": [{"id": d, "label": spec["labels"][d], "target": spec["prompts"][d]}
+                       for d in spec["directions"]],
+        "defaults": dict(defaults or DEFAULTS),
+        "trained": {"by": "likeness_train", "config": cfg["name"], "task": task,
+                    "note": "a small model learned from procedural cartoon portraits"},
+        "files": files,
+    }
+
+
+def export(args):
+    fp16 = bool(getattr(args, "fp16_weights", False))
+    mcdm, ae, scale, cfg, task, ck = load_run(args.run, raw=args.raw, fp16=fp16)
+    name = args.name or NAMES.get(task, task)
+    out = os.path.abspath(args.out)
+    parent = os.path.dirname(out)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="." + os.path.basename(out) + ".partial-", dir=parent)
+    try:
+        write_pack(tmp, mcdm, ae, scale, cfg, task, name, fp16)
+        if os.path.exists(out):
+            old = out + ".old"
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    train.log(f"exported {name!r} ({task}, step {ck['step']}) to {out}")
+    return out
+
+
+def write_pack(d, mcdm, ae, scale, cfg, task, name, fp16=False, defaults=None):
+    res, f = cfg["resolution"], cfg["latent_factor"]
+    h = res // f
+    k = cfg["image_tokens"]
+    D = cfg["text_dim"]
+    B = {0: "batch"}
+    _onnx(mcdm.text_encoder, (torch.full((1, 77), 49407, dtype=torch.long),),
+          os.path.join(d, "text_encoder", "model.onnx"), ["input_ids"], ["last_hidden_state"],
+          {"input_ids": B, "last_hidden_state": B})
+    _onnx(_Unet(mcdm.unet), (torch.zeros(1, 8, h, h), torch.tensor([999.0]), torch.zeros(1, 77 + k, D)),
+          os.path.join(d, "unet", "model.onnx"), ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
+          {"sample": B, "timestep": B, "encoder_hidden_states": B, "out_sample": B})
+    _onnx(ae.encoder, (torch.zeros(1, 3, res, res),), os.path.join(d, "vae_encoder", "model.onnx"),
+          ["sample"], ["latent_sample"], {"sample": B, "latent_sample": B})
+    _onnx(ae.decoder, (torch.zeros(1, 4, h, h),), os.path.join(d, "vae_decoder", "model.onnx"),
+          ["latent_sample"], ["sample"], {"latent_sample": B, "sample": B})
+    _onnx(mcdm.image_encoder, (torch.zeros(1, 3, 224, 224),), os.path.join(d, "image_encoder", "model.onnx"),
+          ["pixel_values"], ["image_embeds"], {"pixel_values": B, "image_embeds": B})
+    _onnx(mcdm.image_projector, (torch.zeros(1, 4, h, h), torch.zeros(1, cfg["image_dim"])),
+          os.path.join(d, "image_projector", "model.onnx"), ["latent", "image_embeds"], ["image_tokens"],
+          {"latent": B, "image_embeds": B, "image_tokens": B})
+    models = ["text_encoder", "unet", "vae_encoder", "vae_decoder", "image_encoder", "image_projector"]
+    if fp16:
+        for m in models:
+            _fp16_weights(os.path.join(d, m, "model.onnx"))
+    os.makedirs(os.path.join(d, "tokenizer"))
+    for fn in ("vocab.json", "merges.txt"):
+        shutil.copyfile(os.path.join(default_vocab_dir(), fn), os.path.join(d, "tokenizer", fn))
+    os.makedirs(os.path.join(d, "scheduler"))
+    with open(os.path.join(d, "scheduler", "scheduler_config.json"), "w") as fh:
+        json.dump(SD15_SCHEDULER, fh, indent=2)
+    files = {}
+    for root, _, names in os.walk(d):
+        for n in sorted(names):
+            p = os.path.join(root, n)
+            rel = os.path.relpath(p, d).replace(os.sep, "/")
+            files[rel] = {"bytes": os.path.getsize(p), "sha256": _sha(p)}
+    with open(os.path.join(d, "likeness.json"), "w") as fh:
+        json.dump(manifest(name, task, cfg, scale, dict(sorted(files.items())), defaults), fh, indent=2)
+        fh.write("\n")

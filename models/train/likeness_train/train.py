@@ -1,0 +1,439 @@
+"""Training: the autoencoder, then the MCDM on generated pairs.
+
+Recipe (the paper's, section 3.3): epsilon prediction on SD's scaled-linear
+schedule; 5% reconstruction pairs (target = source, prompt p_a); 20% of samples
+drop a uniformly chosen non-empty combination of c_s, c_im and c_p (so every
+branch of the nested three-way guidance is trained).
+
+Runs on one CPU, or under torchrun with DDP (gloo on CPU, NCCL on CUDA; mixed
+precision on CUDA). Budgets are steps and/or minutes; checkpoints are written
+atomically and --resume continues exactly (same batches, same weights).
+"""
+import contextlib
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import data, nets, render
+from .tokenizer import Tokenizer
+
+SUBJECTS = ["person", "man", "woman"]
+TEMPLATE = "a {subject}, {text}"
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def betas_scaled_linear(n=1000, start=0.00085, end=0.012):
+    return torch.linspace(start ** 0.5, end ** 0.5, n, dtype=torch.float64) ** 2
+
+
+def alphas_cumprod():
+    return torch.cumprod(1 - betas_scaled_linear(), 0).float()
+
+
+def atomic_save(obj, path):
+    tmp = path + ".tmp"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _dist():
+    """(rank, world, device) and DDP set-up when run under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:
+        import torch.distributed as dist
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+        rank = dist.get_rank()
+    else:
+        rank = 0
+    if torch.cuda.is_available():
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        dev = torch.device("cuda", local)
+    else:
+        dev = torch.device("cpu")
+    return rank, world, dev
+
+
+def _agree_stop(stop, world, dev):
+    """Rank 0's time budget decides for everyone, so ranks stop together."""
+    if world == 1:
+        return stop
+    import torch.distributed as dist
+    t = torch.tensor([1.0 if stop else 0.0], device=dev)
+    dist.broadcast(t, 0)
+    return bool(t.item())
+
+
+def _lr(step, steps, elapsed, minutes, base, warmup=200):
+    """Linear warm-up, then cosine decay over whichever budget runs out first."""
+    frac = 0.0
+    if steps:
+        frac = max(frac, step / steps)
+    if minutes:
+        frac = max(frac, elapsed / (minutes * 60))
+    w = min(1.0, (step + 1) / warmup)
+    return base * w * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
+
+
+def to_tensor(u8):
+    """uint8 [..., H, W, 3] -> float [-1, 1] [..., 3, H, W]."""
+    x = torch.from_numpy(u8).float() / 127.5 - 1
+    return x.movedim(-1, -3)
+
+
+# ---------------------------------------------------------------- autoencoder
+
+def psnr(a, b):
+    mse = ((a - b) ** 2).mean().item()
+    return 10 * math.log10(4.0 / max(mse, 1e-12))  # range [-1,1] has peak-to-peak 2
+
+
+def train_ae(args):
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    cfg = nets.config(args.config)
+    size = cfg["resolution"]
+    os.makedirs(args.out, exist_ok=True)
+    ae = nets.Autoencoder(cfg)
+    log(f"autoencoder: encoder {nets.count(ae.encoder)/1e6:.2f} M, decoder {nets.count(ae.decoder)/1e6:.2f} M parameters")
+    sets = [data.RenderSet(t, data.TRAIN_SEED, args.identities, size) for t in args.tasks]
+    imgs = np.concatenate([s.images.reshape(-1, size, size, 3) for s in sets])
+    held = np.concatenate([data.RenderSet(t, data.VAL_SEED, 16, size).images.reshape(-1, size, size, 3)
+                           for t in args.tasks])
+    log(f"{len(imgs)} training renders, {len(held)} held-out")
+    opt = torch.optim.AdamW(ae.parameters(), lr=args.lr, weight_decay=0.0)
+    g = torch.Generator().manual_seed(args.seed)
+    start, step, crop = time.time(), 0, args.crop
+    while True:
+        el = time.time() - start
+        if (args.steps and step >= args.steps) or (args.minutes and el > args.minutes * 60):
+            break
+        for pg in opt.param_groups:
+            pg["lr"] = _lr(step, args.steps, el, args.minutes, args.lr, warmup=100)
+        idx = torch.randint(len(imgs), (args.batch,), generator=g).numpy()
+        x = to_tensor(imgs[idx])
+        if crop < size:
+            oy, ox = (torch.randint((size - crop) // 8 + 1, (2,), generator=g) * 8).tolist()
+            x = x[:, :, oy:oy + crop, ox:ox + crop]
+        z = ae.encoder(x)
+        zn = z + 0.03 * z.detach().std() * torch.randn(z.shape, generator=g)
+        y = ae.decoder(zn)
+        loss = (y - x).abs().mean() + ((y - x) ** 2).mean() + 1e-4 * (z ** 2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % 100 == 0:
+            log(f"ae step {step} loss {loss.item():.4f} {step / (time.time() - start):.2f} steps/s")
+    ae.eval()
+    with torch.no_grad():
+        zs, ps = [], []
+        for i in range(0, len(held), 32):
+            x = to_tensor(held[i:i + 32])
+            z = ae.encoder(x)
+            zs.append(z)
+            ps.append(((ae.decoder(z).clamp(-1, 1) - x) ** 2).mean(dim=(1, 2, 3)))
+        z = torch.cat(zs)
+        mse = torch.cat(ps)
+        scale = 1.0 / z.std().item()
+    held_psnr = float((10 * torch.log10(4.0 / mse)).mean())
+    log(f"autoencoder: held-out PSNR {held_psnr:.2f} dB (mean over {len(held)} renders), latent scale {scale:.4f}")
+    atomic_save({"config": cfg, "state": ae.state_dict(), "scale": scale, "psnr": held_psnr,
+                 "steps": step}, os.path.join(args.out, "ae.pt"))
+    return held_psnr
+
+
+def load_ae(path):
+    ck = torch.load(path, map_location="cpu")
+    cfg = ck["config"]
+    ae = nets.Autoencoder(cfg)
+    ae.load_state_dict(ck["state"])
+    ae.eval()
+    for p in ae.parameters():
+        p.requires_grad_(False)
+    return ae, ck["scale"], ck
+
+
+# ---------------------------------------------------------------- MCDM
+
+class PromptTable:
+    """Token ids for every prompt the trainer uses, and the empty prompt."""
+
+    def __init__(self, task, tok=None):
+        tok = tok or Tokenizer()
+        spec = render.TASKS[task]
+        self.texts = [spec["prompt_source"]] + [spec["prompts"][d] for d in spec["directions"]]
+        self.ids = torch.tensor([[tok(TEMPLATE.format(subject=s, text=t)) for t in self.texts]
+                                 for s in SUBJECTS], dtype=torch.long)   # [S, 1+dirs, 77]
+        self.null = torch.tensor(tok(""), dtype=torch.long)
+        self.check_buckets(tok)
+
+    def check_buckets(self, tok, buckets=None):
+        self._tok = tok
+
+    def assert_no_collisions(self, buckets):
+        used = sorted({int(i) for i in self.ids.flatten().tolist()} | set(self.null.tolist()))
+        seen = {}
+        for i in used:
+            b = i % buckets
+            if b in seen and seen[b] != i:
+                raise ValueError(f"token ids {seen[b]} and {i} share hash bucket {b} of {buckets}")
+            seen[b] = i
+
+
+def pooled_pixels(u8):
+    """The image encoder's input after its own 7x7 pooling: CLIP preprocessing
+    (bicubic to 224, CLIP mean/std), then 224 -> 32 average pooling."""
+    x = torch.from_numpy(u8).float().movedim(-1, -3) / 255.0
+    x = F.interpolate(x, size=(224, 224), mode="bicubic", align_corners=False).clamp(0, 1)
+    mean = torch.tensor([0.48145466, 0.4578275, 0.40821073])[:, None, None]
+    std = torch.tensor([0.26862954, 0.26130258, 0.27577711])[:, None, None]
+    return F.avg_pool2d((x - mean) / std, 7)
+
+
+class LatentSet:
+    """Encoded renders: lat[i, 0] source latent, lat[i, 1 + k] direction k
+    (scaled by the autoencoder's scale), px[i] pooled CLIP pixels of the source."""
+
+    def __init__(self, task, seed, n, ae, scale, size, batch=64):
+        rs = data.RenderSet(task, seed, n, size, progress=lambda a, b: log(f"rendered {a}/{b}"))
+        self.images = rs.images
+        self.directions = rs.directions
+        k = rs.images.shape[1]
+        lats, pxs = [], []
+        with torch.no_grad():
+            flat = rs.images.reshape(-1, size, size, 3)
+            for i in range(0, len(flat), batch):
+                lats.append(ae.encoder(to_tensor(flat[i:i + batch])) * scale)
+            for i in range(0, n, batch):
+                pxs.append(pooled_pixels(rs.images[i:i + batch, 0]))
+            self.black = ae.encoder(-torch.ones(1, 3, size, size)) * scale
+        lat = torch.cat(lats)
+        self.lat = lat.reshape(n, k, *lat.shape[1:])
+        self.px = torch.cat(pxs)
+
+
+class EMA:
+    def __init__(self, model):
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    def update(self, model, step):
+        d = min(0.999, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for k, v in model.state_dict().items():
+                if v.dtype.is_floating_point:
+                    self.shadow[k].mul_(d).add_(v.detach(), alpha=1 - d)
+                else:
+                    self.shadow[k].copy_(v)
+
+
+def make_batch(ds, prompts, g, batch, p_recon=0.05, p_drop=0.2):
+    n, k = ds.lat.shape[0], ds.lat.shape[1] - 1
+    i = torch.randint(n, (batch,), generator=g)
+    d = torch.randint(k, (batch,), generator=g) + 1
+    s = torch.randint(len(SUBJECTS), (batch,), generator=g)
+    recon = torch.rand(batch, generator=g) < p_recon
+    d = torch.where(recon, torch.zeros_like(d), d)
+    z0 = ds.lat[i, d]
+    cs = ds.lat[i, 0]
+    ids = prompts.ids[s, d]
+    px = ds.px[i]
+    # multi-condition dropout: a non-empty subset (bits: c_s, c_im, c_p)
+    drop = torch.rand(batch, generator=g) < p_drop
+    combo = torch.randint(1, 8, (batch,), generator=g) * drop
+    drop_s, drop_im, drop_p = (combo & 1) > 0, (combo & 2) > 0, (combo & 4) > 0
+    t = torch.randint(1000, (batch,), generator=g)
+    noise = torch.randn(z0.shape, generator=g)
+    return dict(z0=z0, cs=cs, ids=ids, px=px, drop_s=drop_s, drop_im=drop_im, drop_p=drop_p,
+                t=t, noise=noise)
+
+
+def forward_loss(model, b, black, null_ids, acp):
+    m = model.module if hasattr(model, "module") else model
+    a = acp[b["t"]].view(-1, 1, 1, 1)
+    zt = a.sqrt() * b["z0"] + (1 - a).sqrt() * b["noise"]
+    cs_in = torch.where(b["drop_s"].view(-1, 1, 1, 1), black.expand_as(b["cs"]), b["cs"])
+    ids = torch.where(b["drop_p"].view(-1, 1), null_ids.view(1, -1).expand_as(b["ids"]), b["ids"])
+    text = m.text_encoder(ids)
+    tok = m.image_projector(b["cs"], m.image_encoder.forward_pooled(b["px"]))
+    tok = tok * (~b["drop_im"]).float().view(-1, 1, 1)
+    eps = model(torch.cat([zt, cs_in], 1), b["t"], torch.cat([text, tok], 1))
+    return F.mse_loss(eps.float(), b["noise"])
+
+
+class _Wrap(torch.nn.Module):
+    """DDP wants one forward: the UNet's, with the condition networks as
+    submodules so their gradients are reduced too."""
+
+    def __init__(self, mcdm):
+        super().__init__()
+        self.mcdm = mcdm
+        self.text_encoder, self.image_encoder = mcdm.text_encoder, mcdm.image_encoder
+        self.image_projector = mcdm.image_projector
+
+    def forward(self, sample, t, ctx):
+        return self.mcdm.unet(sample, t, ctx)
+
+
+def train(args):
+    rank, world, dev = _dist()
+    torch.set_num_threads(args.threads)
+    ae, scale, aeck = load_ae(args.ae)
+    cfg = nets.config(args.config, **{k: v for k, v in aeck["config"].items()
+                                      if k.startswith("ae_") or k in ("resolution", "latent_factor")})
+    size = cfg["resolution"]
+    os.makedirs(args.out, exist_ok=True)
+    ck_path = os.path.join(args.out, "ckpt.pt")
+    torch.manual_seed(args.seed)
+    mcdm = nets.MCDM(cfg)
+    prompts = PromptTable(args.task)
+    prompts.assert_no_collisions(cfg["text_buckets"])
+    if rank == 0:
+        log(f"MCDM {args.config}: UNet {nets.count(mcdm.unet)/1e6:.2f} M, text {nets.count(mcdm.text_encoder)/1e6:.2f} M, "
+            f"image {nets.count(mcdm.image_encoder)/1e6:.2f} M, projector {nets.count(mcdm.image_projector)/1e6:.2f} M")
+    ds = LatentSet(args.task, data.TRAIN_SEED, args.identities, ae, scale, size)
+    ema = EMA(mcdm)
+    opt = torch.optim.AdamW(mcdm.parameters(), lr=args.lr, weight_decay=0.01)
+    g = torch.Generator()
+    step, elapsed0 = 0, 0.0
+    if args.resume and os.path.exists(ck_path):
+        ck = torch.load(ck_path, map_location="cpu")
+        mcdm.load_state_dict(ck["model"])
+        ema.shadow = ck["ema"]
+        opt.load_state_dict(ck["opt"])
+        step, elapsed0 = ck["step"], ck["elapsed"]
+        if rank == 0:
+            log(f"resumed at step {step}")
+    mcdm.to(dev)
+    model = _Wrap(mcdm)
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+    acp = alphas_cumprod().to(dev)
+    black, null_ids = ds.black.to(dev), prompts.null.to(dev)
+    amp = dev.type == "cuda"
+    start = time.time()
+    last_ck = time.time()
+    losses = []
+    logf = open(os.path.join(args.out, "log.jsonl"), "a") if rank == 0 else None
+    while True:
+        el = elapsed0 + time.time() - start
+        stop = (args.steps and step >= args.steps) or (args.minutes and el > args.minutes * 60)
+        stop = stop or (args.stop_after and step >= args.stop_after)
+        if _agree_stop(stop, world, dev):
+            break
+        for pg in opt.param_groups:
+            pg["lr"] = _lr(step, args.steps, el, args.minutes, args.lr)
+        # Each step's batch depends only on (seed, rank, step): resume is exact
+        # on any number of ranks without saving generator states.
+        g.manual_seed((args.seed * 1_000_003 + rank * 7919 + step) % (2 ** 63))
+        b = {k: v.to(dev) for k, v in make_batch(ds, prompts, g, args.batch).items()}
+        with (torch.autocast(device_type="cuda", dtype=torch.bfloat16) if amp else contextlib.nullcontext()):
+            loss = forward_loss(model, b, black, null_ids, acp)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(mcdm.parameters(), 1.0)
+        opt.step()
+        ema.update(mcdm, step)
+        step += 1
+        losses.append(loss.item())
+        if rank == 0 and step % args.log_every == 0:
+            el = elapsed0 + time.time() - start
+            rate = step / max(el, 1e-9)
+            left = []
+            if args.steps:
+                left.append((args.steps - step) / max(rate, 1e-9))
+            if args.minutes:
+                left.append(args.minutes * 60 - el)
+            eta = min(left) if left else 0
+            rec = {"step": step, "loss": float(np.mean(losses[-args.log_every:])), "steps_per_s": rate,
+                   "eta_s": eta, "lr": opt.param_groups[0]["lr"]}
+            logf.write(json.dumps(rec) + "\n")
+            logf.flush()
+            log(f"step {step} loss {rec['loss']:.4f} {rate:.2f} steps/s ETA {eta/60:.1f} min")
+        if rank == 0 and args.sample_every and step % args.sample_every == 0:
+            from . import sample
+            sample.grid(mcdm, ema.shadow, ae, scale, cfg, args.task, ds.black,
+                        os.path.join(args.out, "samples", f"step{step:06d}.png"))
+        if rank == 0 and time.time() - last_ck > args.checkpoint_minutes * 60:
+            _checkpoint(ck_path, mcdm, ema, opt, step, elapsed0 + time.time() - start, cfg, args, scale, world)
+            last_ck = time.time()
+    if args.dump_weights:
+        # Tests compare every rank's final weights (DDP keeps them identical).
+        atomic_save(mcdm.state_dict(), os.path.join(args.out, f"rank{rank}.pt"))
+    if rank == 0:
+        _checkpoint(ck_path, mcdm, ema, opt, step, elapsed0 + time.time() - start, cfg, args, scale, world)
+        log(f"done: {step} steps in {(elapsed0 + time.time() - start)/60:.1f} min, "
+            f"last loss {np.mean(losses[-50:]) if losses else float('nan'):.4f}")
+    if world > 1:
+        import torch.distributed as dist
+        dist.barrier()
+        dist.destroy_process_group()
+    return losses
+
+
+def _checkpoint(path, mcdm, ema, opt, step, elapsed, cfg, args, scale, world):
+    atomic_save({"model": mcdm.state_dict(), "ema": ema.shadow, "opt": opt.state_dict(),
+                 "step": step, "elapsed": elapsed, "config": cfg,
+                 "task": args.task, "ae": os.path.abspath(args.ae), "scale": scale,
+                 "world": world}, path)
+
+
+def train_decoder(args):
+    """Fine-tune the decoder alone on full-size renders, the encoder frozen:
+    the latent space the MCDM learns in does not move, so this can run while
+    (or after) the MCDM trains (as Stable Diffusion's ft-MSE decoders were)."""
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    ae, scale, ck = load_ae(args.ae)
+    cfg = ck["config"]
+    size = cfg["resolution"]
+    for p in ae.decoder.parameters():
+        p.requires_grad_(True)
+    ae.decoder.train()
+    sets = [data.RenderSet(t, data.TRAIN_SEED + 17, args.identities, size) for t in args.tasks]
+    imgs = np.concatenate([s.images.reshape(-1, size, size, 3) for s in sets])
+    held = np.concatenate([data.RenderSet(t, data.VAL_SEED, 16, size).images.reshape(-1, size, size, 3)
+                           for t in args.tasks])
+    with torch.no_grad():
+        lat = torch.cat([ae.encoder(to_tensor(imgs[i:i + 64])) for i in range(0, len(imgs), 64)])
+    opt = torch.optim.AdamW(ae.decoder.parameters(), lr=args.lr, weight_decay=0.0)
+    g = torch.Generator().manual_seed(args.seed)
+    start, step = time.time(), 0
+    while True:
+        el = time.time() - start
+        if (args.steps and step >= args.steps) or (args.minutes and el > args.minutes * 60):
+            break
+        for pg in opt.param_groups:
+            pg["lr"] = _lr(step, args.steps, el, args.minutes, args.lr, warmup=50)
+        idx = torch.randint(len(imgs), (args.batch,), generator=g)
+        x = to_tensor(imgs[idx.numpy()])
+        z = lat[idx]
+        z = z + 0.03 * z.std() * torch.randn(z.shape, generator=g)
+        y = ae.decoder(z)
+        loss = ((y - x) ** 2).mean() + 0.2 * (y - x).abs().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % 100 == 0:
+            log(f"decoder step {step} loss {loss.item():.5f} {step / (time.time() - start):.2f} steps/s")
+    ae.eval()
+    with torch.no_grad():
+        mse = torch.cat([((ae.decoder(ae.encoder(to_tensor(held[i:i + 32]))).clamp(-1, 1)
+                           - to_tensor(held[i:i + 32])) ** 2).mean(dim=(1, 2, 3)) for i in range(0, len(held), 32)])
+    held_psnr = float((10 * torch.log10(4.0 / mse)).mean())
+    log(f"decoder fine-tuned: held-out PSNR {ck.get('psnr', float('nan')):.2f} -> {held_psnr:.2f} dB")
+    out = dict(ck)
+    out.update({"state": ae.state_dict(), "psnr": held_psnr, "decoder_steps": step})
+    atomic_save(out, args.out)
+    return held_psnr
