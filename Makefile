@@ -7,8 +7,10 @@ ORT_LIB = $(shell bash packaging/install-ort.sh --print-path)
 # A user's own library (e.g. onnxruntime-gpu for CUDA) wins over the pinned one.
 export LIKENESS_ORT_LIB ?= $(ORT_LIB)
 export CGO_ENABLED := 1
+# Debian's python3 (python3-torch); a pyenv or venv python on PATH may lack torch.
+PYTHON ?= /usr/bin/python3
 
-.PHONY: run build test deps ort vet fmt-check bench screenshot windows clean demo
+.PHONY: run build test deps ort vet fmt-check bench screenshot windows clean demo train-deps train-test starter-packs
 
 run: build ort
 	./$(BIN) $(ARGS)
@@ -33,6 +35,20 @@ fmt-check:
 test: deps ort fmt-check vet
 	@bash packaging/install-deps.sh screenshot # Xvfb for the window smoke test
 	$(GO) test -race -count=1 -timeout 30m ./...
+	$(MAKE) train-test
+
+train-deps:
+	@bash packaging/install-deps.sh train
+
+# The trainer's tests: renderer, tokenizer, micro training (loss falls, resume,
+# 2-process DDP), export -> likeness models check -> likeness edit, and the
+# torch reference sampler against the Go engine on the same noise.
+train-test: train-deps build ort
+	cd models/train && LIKENESS_BIN=$(abspath $(BIN)) OMP_NUM_THREADS=1 $(PYTHON) -m pytest -q -p no:cacheprovider tests
+
+# Reproduces the learned starter packs (about 85 minutes on 2 cores).
+starter-packs: train-deps
+	PYTHON=$(PYTHON) bash models/train/starter-packs.sh
 
 bench: build ort
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./engine/...

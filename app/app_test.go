@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
 	"image/png"
 	"likeness/internal/shared"
 	"math"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"likeness/engine"
 	"likeness/engine/export"
 	"likeness/engine/ort"
 	"likeness/models/synth"
@@ -116,6 +118,55 @@ func TestDocMaskPaintUndo(t *testing.T) {
 	}
 }
 
+// TestMaskOptionsAndTheCachedMask: the mask guidance acts on the edit only,
+// so changing it reuses the computed mask; the normalisation order changes N,
+// so changing it computes the mask again.
+func TestMaskOptionsAndTheCachedMask(t *testing.T) {
+	_, e := newTestApp(t, 64)
+	doc := SyntheticDoc(image.NewNRGBA(image.Rect(0, 0, 80, 80)))
+	s := quick(e)
+	if s.MaskNormalize != engine.MaskNormalizeThenBlur || s.MaskGuidance != engine.MaskGuidanceEq3 {
+		t.Fatalf("pack defaults %q %q", s.MaskNormalize, s.MaskGuidance)
+	}
+	m, err := doc.ComputeMask(context.Background(), e, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.MaskGuidance = engine.MaskGuidanceLatentBlend
+	if _, err := doc.Edit(context.Background(), e, s, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Mask() != m {
+		t.Fatal("changing the mask guidance recomputed the mask")
+	}
+	s.MaskNormalize = engine.MaskBlurThenNormalize
+	if _, err := doc.Edit(context.Background(), e, s, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Mask() == m {
+		t.Fatal("changing the mask normalisation kept the old mask")
+	}
+	// The UI's choices are exactly the values the engine accepts, default first.
+	def := e.DefaultSettings()
+	if MaskNormalizeChoices[0].Value != def.MaskNormalize || MaskGuidanceChoices[0].Value != def.MaskGuidance {
+		t.Errorf("first choices %q %q, defaults %q %q", MaskNormalizeChoices[0].Value, MaskGuidanceChoices[0].Value, def.MaskNormalize, def.MaskGuidance)
+	}
+	for _, c := range MaskNormalizeChoices {
+		s := def
+		s.MaskNormalize = c.Value
+		if err := e.Validate(s); err != nil || c.Label == "" {
+			t.Errorf("mask normalize choice %+v: %v", c, err)
+		}
+	}
+	for _, c := range MaskGuidanceChoices {
+		s := def
+		s.MaskGuidance = c.Value
+		if err := e.Validate(s); err != nil || c.Label == "" {
+			t.Errorf("mask guidance choice %+v: %v", c, err)
+		}
+	}
+}
+
 func count(m []bool) int {
 	n := 0
 	for _, b := range m {
@@ -135,6 +186,15 @@ func TestExportEmbedsSettings(t *testing.T) {
 	}
 	s := quick(e)
 	s.Seed = 1234567890123
+	s.MaskNormalize, s.MaskGuidance = engine.MaskBlurThenNormalize, engine.MaskGuidanceLatentBlend
+	n := 4 * e.Sig.Latent * e.Sig.Latent
+	s.Noise = &engine.Noise{Name: filepath.Join(t.TempDir(), "reference.npy"), Rows: make([][]float32, 1+s.MaskSeeds)}
+	for i := range s.Noise.Rows {
+		s.Noise.Rows[i] = make([]float32, n)
+		for k := range s.Noise.Rows[i] {
+			s.Noise.Rows[i][k] = float32((k*7+i)%13)/6 - 1
+		}
+	}
 	r, err := doc.Edit(context.Background(), e, s, true, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -160,8 +220,19 @@ func TestExportEmbedsSettings(t *testing.T) {
 	if rec.Settings.Seed != s.Seed || rec.Pack.Files["unet/model.onnx"] == "" || rec.Mode != "mask-guided" || rec.Stats.UNetEvals["denoise"] != 5*s.Steps {
 		t.Fatalf("record %+v", rec)
 	}
-	if p := text["parameters"]; p == "" || !contains(p, "Seed: 1234567890123") || !contains(p, "Steps: 4") {
+	if p := text["parameters"]; p == "" || !contains(p, "Seed: 1234567890123") || !contains(p, "Steps: 4") ||
+		!contains(p, "Likeness mask normalize: blur_then_normalize") || !contains(p, "Likeness mask guidance: eq3_latent_blend") {
 		t.Fatalf("parameters chunk %q", p)
+	}
+	// The mask options are settings like the others; the noise file is
+	// named without its folder.
+	if rec.Settings.MaskNormalize != engine.MaskBlurThenNormalize || rec.Settings.MaskGuidance != engine.MaskGuidanceLatentBlend || rec.Noise != "reference.npy" {
+		t.Fatalf("record settings %+v, noise %q", rec.Settings, rec.Noise)
+	}
+	for _, key := range []string{`"mask_normalize":"blur_then_normalize"`, `"mask_guidance":"eq3_latent_blend"`, `"noise":"reference.npy"`} {
+		if !contains(text["likeness"], key) {
+			t.Errorf("likeness chunk lacks %s", key)
+		}
 	}
 	// Never over the input, never over an existing file unless asked.
 	if err := Export(in, e, doc, r, ExportOptions{Overwrite: true}); err == nil {

@@ -244,9 +244,11 @@ func (d *Doc) Edit(ctx context.Context, e *engine.Engine, s engine.Settings, use
 	return r, nil
 }
 
-// maskKey drops what does not change N: λ only re-thresholds it.
+// maskKey drops what does not change N: λ only re-thresholds it, and the
+// mask guidance acts only on the edit.
 func maskKey(s engine.Settings) engine.Settings {
 	s.Lambda = 0
+	s.MaskGuidance = ""
 	return s
 }
 

@@ -8,6 +8,7 @@ import (
 	"image"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -76,7 +77,10 @@ type Record struct {
 	Source   string          `json:"source_prompt"`
 	Target   string          `json:"target_prompt"`
 	Strength float64         `json:"strength,omitempty"`
-	MaskArea float64         `json:"mask_area"` // fraction of latent cells edited
+	// Noise names the .npy file whose noise replaced the seeded generator's
+	// (its base name only).
+	Noise    string  `json:"noise,omitempty"`
+	MaskArea float64 `json:"mask_area"` // fraction of latent cells edited
 	// MaskEmpty says why the computed mask is empty (then the edit is the
 	// reconstruction); MaskStats are the mask computation's counters.
 	MaskEmpty string            `json:"mask_empty_reason,omitempty"`
@@ -125,6 +129,9 @@ func NewRecord(e *engine.Engine, doc *Doc, r *engine.Result, o ExportOptions) Re
 		Output: map[Output]string{OutputFull: "full", OutputModelRes: "model-res"}[o.Output], Preserve: o.Preserve,
 		Settings: r.Settings, Source: pa, Target: pb, Strength: r.Strength, Painted: doc.Painted(),
 		Pack: PackRecord{Name: e.Pack.Name, Kind: string(e.Sig.Kind), Files: PackDigests(e)}, Providers: Providers(e), Stats: NewStatsRecord(r.Stats)}
+	if n := r.Settings.Noise; n != nil {
+		rec.Noise = filepath.Base(n.Name)
+	}
 	if m := doc.Mask(); m != nil && r.Mode == engine.ModeMaskGuided {
 		ms := NewStatsRecord(m.Stats)
 		rec.MaskEmpty, rec.MaskStats = m.Reason, &ms
@@ -175,6 +182,9 @@ func Metadata(e *engine.Engine, doc *Doc, r *engine.Result, o ExportOptions) (*e
 		fields = append(fields, [2]string{"Denoising strength", fmt.Sprint(r.Strength)})
 	}
 	fields = append(fields, [2]string{"Likeness mode", r.Mode}, [2]string{"Likeness s1", fmt.Sprint(s.S1)}, [2]string{"Likeness lambda", fmt.Sprint(s.Lambda)})
+	if r.Mode == engine.ModeMaskGuided {
+		fields = append(fields, [2]string{"Likeness mask normalize", s.MaskNormalize}, [2]string{"Likeness mask guidance", s.MaskGuidance})
+	}
 	return &export.Metadata{Parameters: export.FormatParameters(rec.Target, "", fields), JSON: js}, nil
 }
 

@@ -88,5 +88,22 @@ var ErrNoLibrary = ort.ErrNoLibrary
 // EnvLibrary is the environment variable naming a user's ONNX Runtime library.
 const EnvLibrary = ort.EnvLibrary
 
+// Choice is one value of a setting and the words the UI shows for it.
+type Choice struct{ Value, Label string }
+
+// MaskNormalizeChoices are the values of Settings.MaskNormalize, the
+// paper's first.
+var MaskNormalizeChoices = []Choice{
+	{engine.MaskNormalizeThenBlur, "normalise, then blur (paper)"},
+	{engine.MaskBlurThenNormalize, "blur, then normalise"},
+}
+
+// MaskGuidanceChoices are the values of Settings.MaskGuidance, the paper's
+// first.
+var MaskGuidanceChoices = []Choice{
+	{engine.MaskGuidanceEq3, "Eq. 3 (paper)"},
+	{engine.MaskGuidanceLatentBlend, "Eq. 3 + latent blend"},
+}
+
 // SoftMapImage renders a mask's soft map N as grayscale at latent resolution.
 func SoftMapImage(m *Mask) *image.Gray { return compose.SoftMapImage(m.Soft, m.W, m.H, m.W, m.H) }

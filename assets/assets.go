@@ -1,6 +1,6 @@
 // Package assets holds the files Likeness ships inside its binary: the CLIP BPE
-// vocabulary (users have no copy of it; a generated pack is complete on its own)
-// and the application icon.
+// vocabulary (users have no copy of it; a generated pack is complete on its own),
+// the application icon and the sample photos.
 package assets
 
 import "embed"
@@ -10,3 +10,10 @@ import "embed"
 //
 //go:embed clip/vocab.json clip/merges.txt clip/README.md
 var CLIP embed.FS
+
+// Samples holds the sample photos, samples/*.png (held-out cartoon portraits;
+// see samples/README.md). The folder is embedded whole so that a build
+// without photos still compiles; readers pick the .png files.
+//
+//go:embed samples
+var Samples embed.FS

@@ -43,6 +43,7 @@ func commands() []command {
 		{"mask", "compute the editing mask and write it as a PNG", runMask},
 		{"compare", "input | mask | baseline | mask-guided [| SDEdit], with metrics; a folder runs a batch", runCompare},
 		{"stickers", "all four directions of a pack as a 2x2 sheet and four stickers", runStickers},
+		{"eval", "score a pack on generated pairs (the paper's Table 1); --calibrate chooses λ and the mask options", runEval},
 		{"models", "list, install, check, remove or synthesise model packs", runModels},
 		{"bench", "time the phases of an edit on the analytic pack", runBench},
 		{"version", "print the version", func(_ context.Context, e *env, _ []string) error {

@@ -23,6 +23,8 @@ type editFlags struct {
 	pack, input, out       string
 	direction, target      string
 	subject, scheduler     string
+	maskNormalize          string
+	maskGuidance           string
 	s1, s2, s3, lambda     float64
 	steps, maskSeeds       int
 	maskNoiseSteps, blur   int
@@ -49,6 +51,8 @@ func addEditFlags(fs *flag.FlagSet) *editFlags {
 	fs.IntVar(&f.maskSeeds, "mask-seeds", 0, "noise seeds averaged for the mask (default: the pack's)")
 	fs.IntVar(&f.maskNoiseSteps, "mask-noise-steps", 0, "steps of noise for the mask (default: the pack's)")
 	fs.IntVar(&f.blur, "blur-kernel", 0, "mask blur kernel, odd (default: the pack's)")
+	fs.StringVar(&f.maskNormalize, "mask-normalize", "", "normalize_then_blur (the paper) or blur_then_normalize: the order of the mask's min-max normalisation and blur (default: the pack's)")
+	fs.StringVar(&f.maskGuidance, "mask-guidance", "", "eq3 (the paper) or eq3_latent_blend: after each step, the noised input latent outside the mask (default: the pack's)")
 	fs.Uint64Var(&f.seed, "seed", 1, "random seed")
 	fs.StringVar(&f.crop, "crop", "", "the model's square x,y,w,h in photo pixels (default: centred)")
 	fs.StringVar(&f.provider, "provider", "auto", "execution provider: auto, cpu, cuda or directml")
@@ -96,6 +100,12 @@ func (f *editFlags) settings(e *engine.Engine) (engine.Settings, error) {
 	}
 	if f.scheduler != "" {
 		s.Scheduler = f.scheduler
+	}
+	if f.set("mask-normalize") {
+		s.MaskNormalize = f.maskNormalize
+	}
+	if f.set("mask-guidance") {
+		s.MaskGuidance = f.maskGuidance
 	}
 	s.Seed = f.seed
 	if err := e.Validate(s); err != nil {

@@ -16,6 +16,7 @@ func runMask(ctx context.Context, env *env, args []string) error {
 	fs := newFlags(env, "mask")
 	f := addEditFlags(fs)
 	soft := fs.String("soft-out", "", "also write the soft map N as a grayscale PNG")
+	noisePath := addNoiseFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -29,6 +30,9 @@ func runMask(ctx context.Context, env *env, args []string) error {
 		return err
 	}
 	defer ss.close()
+	if err := ss.readNoise(*noisePath, false); err != nil {
+		return err
+	}
 	eng, doc, s := ss.eng, ss.doc, ss.s
 	m, err := doc.ComputeMask(ctx, eng, s, pr.report)
 	if err != nil {
@@ -51,7 +55,7 @@ func runMask(ctx context.Context, env *env, args []string) error {
 	if f.json {
 		c := doc.Crop()
 		return printJSON(env.stdout, map[string]any{
-			"mask": f.out, "soft": *soft, "lambda": s.Lambda, "area": m.Area(s.Lambda), "empty_reason": m.Reason,
+			"mask": f.out, "soft": *soft, "lambda": s.Lambda, "area": m.Area(s.Lambda), "empty_reason": m.Reason, "noise": noiseName(s),
 			"settings": s, "crop": [4]int{c.Min.X, c.Min.Y, c.Dx(), c.Dy()}, "resolution": res,
 			"stats": app.NewStatsRecord(m.Stats), "providers": app.Providers(eng),
 		})
@@ -67,6 +71,7 @@ func runEdit(ctx context.Context, env *env, args []string) error {
 	noPreserve := fs.Bool("no-preserve", false, "the plain paper output inside the crop (no compositing of the original outside the mask)")
 	modelRes := fs.Bool("model-res", false, "write the crop at model resolution instead of the whole photo")
 	quality := fs.Int("quality", 92, "JPEG quality")
+	noisePath := addNoiseFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -77,6 +82,9 @@ func runEdit(ctx context.Context, env *env, args []string) error {
 		return err
 	}
 	defer ss.close()
+	if err := ss.readNoise(*noisePath, *noMask); err != nil { // the baseline computes no mask: 1 row will do
+		return err
+	}
 	eng, doc, s := ss.eng, ss.doc, ss.s
 	out := f.out
 	if out == "" || isDir(out) {

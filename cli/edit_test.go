@@ -13,27 +13,28 @@ import (
 	"time"
 
 	"likeness/engine/export"
+	"likeness/engine/npy"
 	"likeness/models/synth"
 )
 
 // expectedSoftMask is the contract's N for the analytic pack: the planted
 // region (where the edit's difference is constant) normalised to 1 and
-// blurred with the 5x5 Gaussian of σ = 1.1, edges replicated.
+// blurred as cv2.GaussianBlur(N, (5,5), 0) does: kernel [1,4,6,4,1]/16,
+// borders reflect-101.
 func expectedSoftMask(region []bool, n int) []float64 {
-	const k, sigma = 5, 1.1
-	var g [k]float64
-	sum := 0.0
-	for i := range g {
-		x := float64(i - k/2)
-		g[i] = math.Exp(-x * x / (2 * sigma * sigma))
-		sum += g[i]
+	g := [5]float64{1.0 / 16, 4.0 / 16, 6.0 / 16, 4.0 / 16, 1.0 / 16}
+	mirror := func(v int) int {
+		for v < 0 || v >= n {
+			if v < 0 {
+				v = -v
+			} else {
+				v = 2*n - 2 - v
+			}
+		}
+		return v
 	}
-	for i := range g {
-		g[i] /= sum
-	}
-	clamp := func(v int) int { return min(max(v, 0), n-1) }
 	at := func(r, c int) float64 {
-		if region[clamp(r)*n+clamp(c)] {
+		if region[mirror(r)*n+mirror(c)] {
 			return 1
 		}
 		return 0
@@ -42,9 +43,9 @@ func expectedSoftMask(region []bool, n int) []float64 {
 	for r := range n {
 		for c := range n {
 			v := 0.0
-			for i := range k {
-				for j := range k {
-					v += g[i] * g[j] * at(r+i-k/2, c+j-k/2)
+			for i := range 5 {
+				for j := range 5 {
+					v += g[i] * g[j] * at(r+i-2, c+j-2)
 				}
 			}
 			out[r*n+c] = v
@@ -380,4 +381,184 @@ func (w *cancelWriter) Write(p []byte) (int, error) {
 		w.cancel()
 	}
 	return w.Buffer.Write(p)
+}
+
+// TestMaskOptionFlags: --mask-normalize and --mask-guidance reach the
+// engine, the JSON and the PNG metadata; bad values are usage errors. With
+// k = 9 on the 6×6 planted region of a 128-pixel pack, the paper's order
+// peaks at blur(R) ≈ 0.85 while blur_then_normalize peaks at 1, which the
+// 8-bit soft map shows.
+func TestMaskOptionFlags(t *testing.T) {
+	pack := newPack(t, synth.Options{Resolution: 128})
+	dir := t.TempDir()
+	photo := filepath.Join(dir, "face.png")
+	writePhoto(t, photo, 128, 128)
+	common := []string{"--pack", pack, "--input", photo, "--steps", "2", "--mask-seeds", "1", "--mask-noise-steps", "1"}
+	peak := map[string]uint8{}
+	for _, order := range []string{"normalize_then_blur", "blur_then_normalize"} {
+		out, soft := filepath.Join(dir, order+".png"), filepath.Join(dir, order+".soft.png")
+		r := must(t, append([]string{"mask", "--out", out, "--soft-out", soft, "--blur-kernel", "9", "--mask-normalize", order, "--json"}, common...)...)
+		var rep struct {
+			Settings map[string]any
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if rep.Settings["mask_normalize"] != order || rep.Settings["mask_guidance"] != "eq3" {
+			t.Errorf("--mask-normalize %s: settings %v", order, rep.Settings)
+		}
+		g, ok := readPNG(t, soft).(*image.Gray)
+		if !ok {
+			t.Fatal("soft map is not gray")
+		}
+		for _, v := range g.Pix {
+			peak[order] = max(peak[order], v)
+		}
+	}
+	if peak["blur_then_normalize"] != 255 || peak["normalize_then_blur"] < 200 || peak["normalize_then_blur"] > 230 {
+		t.Errorf("soft map peaks %v; want 255 after blur_then_normalize and about 0.85·255 for the paper's order", peak)
+	}
+
+	out := filepath.Join(dir, "blend.png")
+	r := must(t, append([]string{"edit", "--out", out, "--mask-guidance", "eq3_latent_blend", "--json"}, common...)...)
+	var rec struct {
+		Settings map[string]any `json:"settings"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Settings["mask_guidance"] != "eq3_latent_blend" || rec.Settings["mask_normalize"] != "normalize_then_blur" {
+		t.Errorf("edit --json settings %v", rec.Settings)
+	}
+	text, err := export.ReadPNGText(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text["likeness"], `"mask_guidance":"eq3_latent_blend"`) || !strings.Contains(text["parameters"], "Likeness mask guidance: eq3_latent_blend") {
+		t.Errorf("metadata lacks the mask guidance: %q / %q", text["likeness"], text["parameters"])
+	}
+
+	for _, c := range []struct {
+		cmd  string
+		args []string
+		want string
+	}{
+		{"mask", []string{"--mask-normalize", "blur"}, `mask normalize "blur"`},
+		{"edit", []string{"--mask-guidance", "eq4"}, `mask guidance "eq4"`},
+		{"compare", []string{"--mask-guidance", ""}, `mask guidance ""`},
+	} {
+		args := append(append([]string{c.cmd, "--out", filepath.Join(dir, "bad.png")}, common...), c.args...)
+		r := likeness(t, context.Background(), args...)
+		if r.code != ExitUsage || !strings.Contains(r.stderr, c.want) || !strings.Contains(r.stderr, "eq3") && !strings.Contains(r.stderr, "normalize_then_blur") {
+			t.Errorf("%s %v: %v", c.cmd, c.args, r)
+		}
+	}
+}
+
+func writeNoise(t *testing.T, path string, shape []int, seed int) {
+	t.Helper()
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	data := make([]float32, n)
+	for i := range data { // any deterministic, roughly unit-scale values
+		data[i] = float32(math.Sin(float64(i*7+seed*13))) * 1.5
+	}
+	var buf bytes.Buffer
+	if err := npy.Write(&buf, shape, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNoiseFlag: with --noise the noise comes from the file, so the seed no
+// longer matters (on a pack whose output depends on the noise), and files
+// of the wrong shape or type are refused with their name.
+func TestNoiseFlag(t *testing.T) {
+	pack := newPack(t, synth.Options{Resolution: 64, Nonlinear: true}) // latent 8×8
+	dir := t.TempDir()
+	photo := filepath.Join(dir, "face.png")
+	writePhoto(t, photo, 64, 64)
+	full, other, one, wrong := filepath.Join(dir, "full.npy"), filepath.Join(dir, "other.npy"), filepath.Join(dir, "one.npy"), filepath.Join(dir, "wrong.npy")
+	writeNoise(t, full, []int{3, 4, 8, 8}, 1) // 2 mask seeds
+	writeNoise(t, other, []int{3, 4, 8, 8}, 2)
+	writeNoise(t, one, []int{1, 4, 8, 8}, 1)
+	writeNoise(t, wrong, []int{3, 4, 16, 16}, 1)
+	common := []string{"--pack", pack, "--input", photo, "--steps", "4", "--mask-seeds", "2", "--mask-noise-steps", "2", "--model-res", "--no-preserve"}
+	run := func(cmd string, extra ...string) []byte {
+		t.Helper()
+		out := filepath.Join(t.TempDir(), "out.png")
+		args := append([]string{cmd, "--out", out}, extra...)
+		if cmd == "mask" {
+			args = append(args, "--soft-out", out+".soft.png", "--pack", pack, "--input", photo, "--mask-seeds", "2", "--mask-noise-steps", "2", "--steps", "4")
+			out += ".soft.png"
+		} else {
+			args = append(args, common...)
+		}
+		must(t, args...)
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, _, err := image.Decode(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pix []byte
+		switch m := img.(type) {
+		case *image.Gray:
+			pix = m.Pix
+		case *image.NRGBA:
+			pix = m.Pix
+		case *image.RGBA:
+			pix = m.Pix
+		default:
+			t.Fatalf("%T", img)
+		}
+		return pix
+	}
+	for _, cmd := range []string{"mask", "edit"} {
+		a, b := run(cmd, "--seed", "1"), run(cmd, "--seed", "2")
+		if bytes.Equal(a, b) {
+			t.Fatalf("%s: seeds 1 and 2 give the same output; the test cannot see the noise", cmd)
+		}
+		n1, n2 := run(cmd, "--seed", "1", "--noise", full), run(cmd, "--seed", "2", "--noise", full)
+		if !bytes.Equal(n1, n2) {
+			t.Errorf("%s --noise: the seed still changed the output", cmd)
+		}
+		if bytes.Equal(n1, run(cmd, "--noise", other)) {
+			t.Errorf("%s: two noise files gave the same output", cmd)
+		}
+	}
+	// The baseline computes no mask: one row will do.
+	run("edit", "--no-mask", "--noise", one)
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"mask", "--noise", one}, []string{"one.npy", "shape [1 4 8 8]", "want [3, 4, 8, 8]"}},
+		{[]string{"edit", "--noise", one}, []string{"one.npy", "want [3, 4, 8, 8]"}},
+		{[]string{"edit", "--noise", wrong, "--no-mask"}, []string{"wrong.npy", "shape [3 4 16 16]", "or [1, 4, 8, 8]"}},
+		{[]string{"edit", "--noise", full, "--mask-seeds", "5"}, []string{"full.npy", "want [6, 4, 8, 8]"}},
+		{[]string{"mask", "--noise", photo}, []string{"face.png", "magic"}},
+		{[]string{"mask", "--noise", filepath.Join(dir, "absent.npy")}, []string{"absent.npy"}},
+	} {
+		args := append([]string{c.args[0], "--out", filepath.Join(dir, "x.png"), "--pack", pack, "--input", photo, "--steps", "4", "--mask-seeds", "2"}, c.args[1:]...)
+		r := likeness(t, context.Background(), args...)
+		if r.code != ExitFailed {
+			t.Errorf("%v: %v", c.args, r)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(r.stderr, w) {
+				t.Errorf("%v: stderr lacks %q: %s", c.args, w, r.stderr)
+			}
+		}
+		if exists(filepath.Join(dir, "x.png")) {
+			t.Errorf("%v: an output was written", c.args)
+		}
+	}
 }

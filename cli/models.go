@@ -115,24 +115,25 @@ func modelsInstall(ctx context.Context, env *env, args []string) error {
 	sf := addStoreFlags(fs)
 	name := fs.String("name", "", "folder name in the store (default: from the manifest)")
 	replace := fs.Bool("replace", false, "replace an installed pack of the same name")
+	starters := fs.Bool("starter", false, "install the starter packs built into likeness (no PATH); packs already installed with the same files are skipped")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if *starters {
+		if fs.NArg() != 0 || *name != "" || *replace {
+			return usageErr("--starter takes no PATH, --name or --replace")
+		}
+		return installStarters(ctx, env, sf, app.EmbeddedStarters())
+	}
 	if fs.NArg() != 1 {
-		return usageErr("want one PATH (a pack folder or .zip)")
+		return usageErr("want one PATH (a pack folder or .zip), or --starter")
 	}
 	if err := ort.Init(sf.ortLib); err != nil {
 		return err
 	}
 	st := sf.store()
-	tty := env.tty
-	p, err := st.Install(ctx, fs.Arg(0), models.InstallOptions{Name: *name, Replace: *replace, Progress: func(p models.Progress) error {
-		if tty && p.Total > 0 {
-			fmt.Fprintf(env.stderr, "\r%-8s %5.1f%% %-40.40s", p.Phase, 100*float64(p.Done)/float64(p.Total), p.File)
-		}
-		return nil
-	}})
-	if tty {
+	p, err := st.Install(ctx, fs.Arg(0), models.InstallOptions{Name: *name, Replace: *replace, Progress: installProgress(env)})
+	if env.tty {
 		fmt.Fprint(env.stderr, "\r\033[K")
 	}
 	if err != nil {
@@ -144,6 +145,42 @@ func modelsInstall(ctx context.Context, env *env, args []string) error {
 	}
 	fmt.Fprintf(env.stdout, "installed %s (%s) in %s\n", p.Name, p.Manifest.Kind, p.Dir)
 	return nil
+}
+
+// installProgress draws an install's progress on a terminal.
+func installProgress(env *env) func(models.Progress) error {
+	return func(p models.Progress) error {
+		if env.tty && p.Total > 0 {
+			fmt.Fprintf(env.stderr, "\r%-8s %5.1f%% %-40.40s", p.Phase, 100*float64(p.Done)/float64(p.Total), p.File)
+		}
+		return nil
+	}
+}
+
+// installStarters installs every pack of set (the embedded starter packs
+// outside tests) and says what happened to each.
+func installStarters(ctx context.Context, env *env, sf *storeFlags, set *app.StarterSet) error {
+	a, err := app.New(app.Options{ORTLib: sf.ortLib})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	a.Store = sf.store()
+	res, err := a.InstallStarters(ctx, set, installProgress(env))
+	if env.tty {
+		fmt.Fprint(env.stderr, "\r\033[K")
+	}
+	for _, r := range res {
+		switch r.Status {
+		case app.StarterUnchanged:
+			fmt.Fprintf(env.stdout, "%s: already installed in %s with the same files (SHA-256); skipped\n", r.Pack.Name, r.Dir)
+		case app.StarterUpdated:
+			fmt.Fprintf(env.stdout, "%s: updated in %s (the installed files differed; checksums verified)\n", r.Pack.Name, r.Dir)
+		default:
+			fmt.Fprintf(env.stdout, "%s: installed in %s (checksums verified)\n", r.Pack.Name, r.Dir)
+		}
+	}
+	return err
 }
 
 func joinErr(a, b error) error {
@@ -212,7 +249,7 @@ func modelsCheck(ctx context.Context, env *env, args []string) error {
 	if !p.HasManifest {
 		fmt.Fprint(w, " (inferred: no likeness.json)")
 	}
-	fmt.Fprintf(w, "\n  resolution: %d (latent %d)\n  text width: D=%d", m.Resolution, eng.Sig.Latent, eng.Sig.D)
+	fmt.Fprintf(w, "\n  resolution: %d (latent %d, latent_factor %d)\n  text width: D=%d", eng.Sig.Resolution, eng.Sig.Latent, eng.Sig.LatentFactor, eng.Sig.D)
 	if m.Kind == models.KindMCDM {
 		fmt.Fprintf(w, ", image tokens K=%d, image embedding Dc=%d", eng.Sig.K, eng.Sig.Dc)
 	}
@@ -261,7 +298,7 @@ func checkReport(eng *engine.Engine, load time.Duration) map[string]any {
 		ms = append(ms, m)
 	}
 	return map[string]any{"ok": true, "name": eng.Pack.Name, "dir": eng.Pack.Dir, "kind": eng.Sig.Kind, "manifest": eng.Pack.HasManifest,
-		"resolution": eng.Sig.Resolution, "D": eng.Sig.D, "K": eng.Sig.K, "Dc": eng.Sig.Dc, "batch_dynamic": eng.Sig.BatchDynamic,
+		"resolution": eng.Sig.Resolution, "latent_factor": eng.Sig.LatentFactor, "latent": eng.Sig.Latent, "D": eng.Sig.D, "K": eng.Sig.K, "Dc": eng.Sig.Dc, "batch_dynamic": eng.Sig.BatchDynamic,
 		"encoder_output": eng.Sig.EncoderOutput, "models": ms, "load_ms": load.Milliseconds()}
 }
 
@@ -281,7 +318,8 @@ func modelsSynth(_ context.Context, env *env, args []string) error {
 	fs := newFlags(env, "models synth")
 	out := fs.String("out", "", "folder to create (must not exist or be empty)")
 	kind := fs.String("kind", "mcdm", "mcdm, ip2p or sd")
-	res := fs.Int("resolution", 512, "model resolution (multiple of 8)")
+	res := fs.Int("resolution", 512, "model resolution (a multiple of --latent-factor)")
+	factor := fs.Int("latent-factor", 8, "the VAE's downsampling: 2, 4, 8, 16, 32 or 64 (latent = resolution / factor)")
 	name := fs.String("name", "", "pack name (default: a demo name)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -294,7 +332,10 @@ func modelsSynth(_ context.Context, env *env, args []string) error {
 	default:
 		return usageErr("--kind %q: want mcdm, ip2p or sd", *kind)
 	}
-	if _, err := synth.Write(*out, synth.Options{Kind: *kind, Resolution: *res, Name: *name}); err != nil {
+	if !models.ValidLatentFactor(*factor) {
+		return usageErr("--latent-factor %d: want a power of two from 2 to 64", *factor)
+	}
+	if _, err := synth.Write(*out, synth.Options{Kind: *kind, Resolution: *res, LatentFactor: *factor, Name: *name}); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "wrote the analytic %s pack (a demo that tints a region, not a trained editor) to %s\n", *kind, *out)

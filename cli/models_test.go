@@ -18,7 +18,7 @@ func TestModelsSynthAndCheck(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "demo")
 			must(t, "models", "synth", "--out", dir, "--resolution", "64", "--kind", kind)
 			r := must(t, "models", "check", dir)
-			want := []string{"pack Likeness demo (analytic, " + kind + "): ok", "kind:       " + kind, "resolution: 64 (latent 8)",
+			want := []string{"pack Likeness demo (analytic, " + kind + "): ok", "kind:       " + kind, "resolution: 64 (latent 8, latent_factor 8)",
 				"D=16", "unet batch: dynamic", "vae output: latent_sample",
 				"input_ids", "last_hidden_state", "sample", "timestep", "encoder_hidden_states", "out_sample", "latent_sample"}
 			roles := models.RequiredRoles(models.Kind(kind))
@@ -40,6 +40,26 @@ func TestModelsSynthAndCheck(t *testing.T) {
 			}
 		})
 	}
+	t.Run("latent factor 4", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "demo")
+		must(t, "models", "synth", "--out", dir, "--resolution", "64", "--latent-factor", "4")
+		if r := must(t, "models", "check", dir); !strings.Contains(r.stdout, "resolution: 64 (latent 16, latent_factor 4)") {
+			t.Errorf("models check output:\n%s", r.stdout)
+		}
+		r := must(t, "models", "check", "--json", dir)
+		var rep struct {
+			LatentFactor int `json:"latent_factor"`
+			Latent       int `json:"latent"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep.LatentFactor != 4 || rep.Latent != 16 {
+			t.Errorf("report %+v (%v)", rep, err)
+		}
+		for _, f := range []string{"3", "1", "128"} {
+			if r := likeness(t, t.Context(), "models", "synth", "--out", filepath.Join(t.TempDir(), "x"), "--latent-factor", f); r.code != ExitUsage || !strings.Contains(r.stderr, "--latent-factor "+f) {
+				t.Errorf("--latent-factor %s: %v", f, r)
+			}
+		}
+	})
 	t.Run("json", func(t *testing.T) {
 		r := must(t, "models", "check", "--json", sharedPack(t, "mcdm"))
 		var rep struct {

@@ -45,6 +45,10 @@ type Result struct {
 // Edit runs mask-guided sampling with mask (latent resolution, from
 // Mask.Threshold or painted by the user), or the baseline when mask is nil.
 // Both start from the same seed and initial noise, so they can be compared.
+// With s.MaskGuidance MaskGuidanceLatentBlend, after each step the latent
+// outside the mask becomes the input's latent noised to the next timestep
+// with the initial noise n, z ← M⊙z + (1−M)⊙add_noise(z0, n, t_next), and
+// z0 itself after the last step.
 func (e *Engine) Edit(ctx context.Context, enc *Encoded, s Settings, mask []bool, progress ProgressFunc) (*Result, error) {
 	if e.Sig.Kind == models.KindSD {
 		return nil, fmt.Errorf("pack %s is kind sd: it runs SDEdit baselines, not mask-guided edits", e.Pack.Name)
@@ -120,12 +124,17 @@ func (e *Engine) Edit(ctx context.Context, enc *Encoded, s Settings, mask []bool
 	if err := sc.SetTimesteps(s.Steps); err != nil {
 		return nil, err
 	}
-	z := scaled(noise(s.Seed, 0, 4*hw), float32(sc.InitNoiseSigma()))
+	n0 := s.initial(4 * hw)
+	z := scaled(n0, float32(sc.InitNoiseSigma()))
 	mode := ModeBaseline
+	var after func(i int, z []float32)
 	if mask != nil {
 		mode = ModeMaskGuided
+		if s.MaskGuidance == MaskGuidanceLatentBlend {
+			after = latentBlend(sc, enc.Z0, n0, m)
+		}
 	}
-	z, err = e.denoise(j, sc, z, 0, conds, combine, mode)
+	z, err = e.denoise(j, sc, z, 0, conds, combine, after, mode)
 	if err != nil {
 		return nil, err
 	}
@@ -139,10 +148,30 @@ func (e *Engine) Edit(ctx context.Context, enc *Encoded, s Settings, mask []bool
 	return res, nil
 }
 
+// latentBlend is the step of mask_guidance eq3_latent_blend: after step i
+// the latent outside the mask m (0/1 per value) becomes z0 noised with the
+// initial noise n0 to the next timestep, z ← M⊙z + (1−M)⊙add_noise(z0, n0,
+// t_{i+1}), and z0 itself after the last step.
+func latentBlend(sc scheduler.Scheduler, z0, n0, m []float32) func(i int, z []float32) {
+	ts := sc.Timesteps()
+	return func(i int, z []float32) {
+		ref := z0
+		if i+1 < len(ts) {
+			ref = sc.AddNoise(z0, n0, ts[i+1])
+		}
+		for k := range z {
+			if m[k] == 0 {
+				z[k] = ref[k]
+			}
+		}
+	}
+}
+
 // denoise runs the sampler from timesteps[from] and reports each step with a
-// throttled preview.
+// throttled preview. after, when set, may change the sample in place after
+// step from+i.
 func (e *Engine) denoise(j *job, sc scheduler.Scheduler, z []float32, from int, conds []cond,
-	combine func(eps [][]float32, out []float32), label string) ([]float32, error) {
+	combine func(eps [][]float32, out []float32), after func(i int, z []float32), label string) ([]float32, error) {
 	j.begin(PhaseDenoise)
 	defer j.end()
 	ts := sc.Timesteps()[from:]
@@ -167,6 +196,9 @@ func (e *Engine) denoise(j *job, sc scheduler.Scheduler, z []float32, from int, 
 		next, err := sc.Step(eps, t, z, stepNoise)
 		if err != nil {
 			return nil, err
+		}
+		if after != nil {
+			after(from+i, next) // Step returns a new slice: its state holds no reference to it
 		}
 		if j.progress != nil {
 			p := Progress{Phase: PhaseDenoise, Step: i + 1, Steps: len(ts), Label: label}
@@ -310,14 +342,14 @@ func (e *Engine) SDEdit(ctx context.Context, enc *Encoded, s Settings, strength 
 	}
 	sc.SetBeginIndex(from)
 	t0 := sc.Timesteps()[from]
-	z := sc.AddNoise(enc.Z0, noise(s.Seed, 0, len(enc.Z0)), t0)
+	z := sc.AddNoise(enc.Z0, s.initial(len(enc.Z0)), t0)
 	s3 := float32(s.S3)
 	conds := []cond{{text: tnull}, {text: tb}}
 	z, err = e.denoise(j, sc, z, from, conds, func(eps [][]float32, out []float32) {
 		for i := range out {
 			out[i] = eps[0][i] + s3*(eps[1][i]-eps[0][i])
 		}
-	}, ModeSDEdit)
+	}, nil, ModeSDEdit)
 	if err != nil {
 		return nil, err
 	}

@@ -99,43 +99,98 @@ func (f *fixture) ids(t testing.TB, s Settings) (pa, pb []int64) {
 	return f.e.tok.Encode(a), f.e.tok.Encode(b)
 }
 
-// blurRef is an independent 2-D Gaussian blur (direct k×k sum, edges
-// replicated) to check the engine's separable one against.
-func blurRef(src []float64, w, h, k int, sigma float64) []float64 {
-	r := k / 2
-	out := make([]float64, w*h)
-	var norm float64
-	for dy := -r; dy <= r; dy++ {
-		for dx := -r; dx <= r; dx++ {
-			norm += math.Exp(-float64(dx*dx+dy*dy) / (2 * sigma * sigma))
-		}
+// cvKernel is cv2.getGaussianKernel(k, 0), written out independently of the
+// engine: OpenCV's fixed tables for k ≤ 7, else the σ rule.
+func cvKernel(k int) []float64 {
+	switch k {
+	case 1:
+		return []float64{1}
+	case 3:
+		return []float64{1.0 / 4, 2.0 / 4, 1.0 / 4}
+	case 5:
+		return []float64{1.0 / 16, 4.0 / 16, 6.0 / 16, 4.0 / 16, 1.0 / 16}
+	case 7:
+		return []float64{2.0 / 64, 7.0 / 64, 14.0 / 64, 18.0 / 64, 14.0 / 64, 7.0 / 64, 2.0 / 64}
 	}
+	sigma := 0.3*(float64(k-1)/2-1) + 0.8
+	out := make([]float64, k)
+	var sum float64
+	for i := range out {
+		d := float64(i - k/2)
+		out[i] = math.Exp(-d * d / (2 * sigma * sigma))
+		sum += out[i]
+	}
+	for i := range out {
+		out[i] /= sum
+	}
+	return out
+}
+
+// blurRef is an independent cv2.GaussianBlur(src, (k,k), 0): the direct k×k
+// sum of the outer product of cvKernel, borders reflect-101 (… c b | a b c …).
+func blurRef(src []float64, w, h, k int) []float64 {
+	g := cvKernel(k)
+	r := k / 2
+	mirror := func(p, n int) int {
+		if n == 1 {
+			return 0
+		}
+		for p < 0 || p >= n {
+			if p < 0 {
+				p = -p
+			} else {
+				p = 2*n - 2 - p
+			}
+		}
+		return p
+	}
+	out := make([]float64, w*h)
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
 			var acc float64
 			for dy := -r; dy <= r; dy++ {
 				for dx := -r; dx <= r; dx++ {
-					yy, xx := min(max(y+dy, 0), h-1), min(max(x+dx, 0), w-1)
-					acc += math.Exp(-float64(dx*dx+dy*dy)/(2*sigma*sigma)) * src[yy*w+xx]
+					acc += g[dy+r] * g[dx+r] * src[mirror(y+dy, h)*w+mirror(x+dx, w)]
 				}
 			}
-			out[y*w+x] = acc / norm
+			out[y*w+x] = acc
 		}
 	}
 	return out
 }
 
-func TestMaskEqualsPlantedRegion(t *testing.T) {
-	f := newFixture(t, synth.Options{}, nil)
-	region := f.a.Mask()
-	n := f.a.LatentSize()
+// plantedMap is the analytic pack's region R as a 0/1 map.
+func plantedMap(a *synth.Analytic) []float64 {
+	region := a.Mask()
 	planted := make([]float64, len(region))
 	for i, b := range region {
 		if b {
 			planted[i] = 1
 		}
 	}
-	want := blurRef(planted, n, n, 5, 1.1)
+	return planted
+}
+
+func TestMaskEqualsPlantedRegion(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opt  synth.Options
+	}{
+		{"latent factor 8", synth.Options{}},
+		{"latent factor 4", synth.Options{LatentFactor: 4}},
+		{"latent factor 16 ip2p", synth.Options{Kind: "ip2p", LatentFactor: 16, Resolution: 256}},
+	} {
+		t.Run(c.name, func(t *testing.T) { testMaskEqualsPlantedRegion(t, c.opt) })
+	}
+}
+
+func testMaskEqualsPlantedRegion(t *testing.T, opt synth.Options) {
+	f := newFixture(t, opt, nil)
+	n := f.a.LatentSize()
+	if f.e.Sig.Latent != n || f.e.Sig.Resolution/f.e.Sig.LatentFactor != n {
+		t.Fatalf("engine latent %d (resolution %d, factor %d), pack's %d", f.e.Sig.Latent, f.e.Sig.Resolution, f.e.Sig.LatentFactor, n)
+	}
+	want := blurRef(plantedMap(f.a), n, n, 5)
 	for _, dir := range []string{"angry", "shocked", "laughing", "crying"} {
 		s := f.settings()
 		s.Direction = dir
@@ -282,7 +337,7 @@ func literalMask(t *testing.T, f *fixture, s Settings) []float64 {
 		D[i] = (D[i] - lo) / (hi - lo)
 	}
 	lat := f.e.Sig.Latent
-	return blurRef(D, lat, lat, 5, 1.1)
+	return blurRef(D, lat, lat, 5)
 }
 
 func maxDiff(a, b []float32) (float64, int) {
@@ -316,6 +371,8 @@ func TestEditsMatchClosedForms(t *testing.T) {
 		{"optimum-style mcdm fp16", synth.Options{OptimumDims: true, Float16: true, TimestepKind: "float32"}, true, 0.05, [][3]float64{{3, 3, 5}, {1, 4, 2}}},
 		{"external weights", synth.Options{ExternalData: true}, false, 2e-4, [][3]float64{{3, 3, 5}}},
 		{"text encoder with attention_mask", synth.Options{AttentionMask: true, IDs32: true}, false, 2e-4, [][3]float64{{3, 3, 5}}},
+		{"mcdm latent factor 4", synth.Options{LatentFactor: 4}, true, 2e-4, [][3]float64{{3, 3, 5}, {1.5, 0, 7.5}}},
+		{"ip2p latent factor 4 without manifest", synth.Options{Kind: "ip2p", LatentFactor: 4, NoManifest: true}, false, 2e-4, [][3]float64{{0, 1.5, 7.5}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -557,15 +614,22 @@ func TestProgressReportsEveryPhase(t *testing.T) {
 func TestBadSettings(t *testing.T) {
 	f := newFixture(t, synth.Options{}, nil)
 	for name, mut := range map[string]func(*Settings){
-		"negative s1":      func(s *Settings) { s.S1 = -1 },
-		"lambda above 1":   func(s *Settings) { s.Lambda = 1.5 },
-		"no steps":         func(s *Settings) { s.Steps = 0 },
-		"unknown sched":    func(s *Settings) { s.Scheduler = "pndm2" },
-		"unknown dir":      func(s *Settings) { s.Direction = "sleepy" },
-		"even blur":        func(s *Settings) { s.BlurKernel = 4 },
-		"NaN s3":           func(s *Settings) { s.S3 = math.NaN() },
-		"infinite lambda":  func(s *Settings) { s.Lambda = math.Inf(1) },
-		"mask noise > all": func(s *Settings) { s.MaskNoiseSteps = s.Steps + 1 },
+		"negative s1":       func(s *Settings) { s.S1 = -1 },
+		"lambda above 1":    func(s *Settings) { s.Lambda = 1.5 },
+		"no steps":          func(s *Settings) { s.Steps = 0 },
+		"unknown sched":     func(s *Settings) { s.Scheduler = "pndm2" },
+		"unknown dir":       func(s *Settings) { s.Direction = "sleepy" },
+		"even blur":         func(s *Settings) { s.BlurKernel = 4 },
+		"NaN s3":            func(s *Settings) { s.S3 = math.NaN() },
+		"infinite lambda":   func(s *Settings) { s.Lambda = math.Inf(1) },
+		"mask noise > all":  func(s *Settings) { s.MaskNoiseSteps = s.Steps + 1 },
+		"mask normalize":    func(s *Settings) { s.MaskNormalize = "blur" },
+		"no mask normalize": func(s *Settings) { s.MaskNormalize = "" },
+		"mask guidance":     func(s *Settings) { s.MaskGuidance = "eq4" },
+		"noise rows":        func(s *Settings) { s.Noise = &Noise{Name: "n.npy", Rows: make([][]float32, 2)} },
+		"noise row size": func(s *Settings) {
+			s.Noise = &Noise{Name: "n.npy", Rows: [][]float32{make([]float32, 7)}}
+		},
 	} {
 		s := f.settings()
 		mut(&s)
@@ -584,15 +648,20 @@ func TestBadSettings(t *testing.T) {
 }
 
 func TestGaussianBlurMatchesReference(t *testing.T) {
-	src := make([]float64, 9*7)
-	for i := range src {
-		src[i] = math.Sin(float64(i) * 1.7)
-	}
-	got := GaussianBlur(src, 9, 7, 5)
-	want := blurRef(src, 9, 7, 5, 1.1)
-	for i := range got {
-		if math.Abs(got[i]-want[i]) > 1e-12 {
-			t.Fatalf("cell %d: %v, want %v", i, got[i], want[i])
+	for _, size := range [][2]int{{9, 7}, {16, 16}, {3, 2}, {1, 5}} {
+		w, h := size[0], size[1]
+		src := make([]float64, w*h)
+		for i := range src {
+			src[i] = math.Sin(float64(i) * 1.7)
+		}
+		for _, k := range []int{1, 3, 5, 7, 9, 11, 15} {
+			got := GaussianBlur(src, w, h, k)
+			want := blurRef(src, w, h, k)
+			for i := range got {
+				if math.Abs(got[i]-want[i]) > 1e-12 {
+					t.Fatalf("%dx%d k=%d cell %d: %v, want %v", w, h, k, i, got[i], want[i])
+				}
+			}
 		}
 	}
 }

@@ -11,7 +11,8 @@ import (
 )
 
 // Mask is the editing mask the model computes itself (DiffEdit on the trained
-// model). Soft is N after the blur; a new λ re-thresholds it with no model call.
+// model). Soft is N, blurred and normalised in the order the settings' mask
+// normalization says; a new λ re-thresholds it with no model call.
 type Mask struct {
 	W, H   int
 	Soft   []float32 // [h*w] in [0,1]
@@ -90,27 +91,48 @@ func (e *Engine) ComputeMask(ctx context.Context, enc *Encoded, s Settings, prog
 		}
 	}
 	m := &Mask{W: lat, H: lat, Soft: make([]float32, hw)}
-	lo, hi := D[0], D[0]
-	for _, v := range D {
-		lo, hi = math.Min(lo, v), math.Max(hi, v)
-	}
-	if !(hi > lo) {
-		m.Reason = "the source and target prompts give the same prediction everywhere"
-		if s.S3 == 0 {
-			m.Reason = "s3 is 0, so the text has no effect and there is nothing to mask"
-		}
-	} else {
-		n := make([]float64, hw)
-		for i, v := range D {
-			n[i] = (v - lo) / (hi - lo)
-		}
-		blurred := GaussianBlur(n, lat, lat, s.BlurKernel)
-		for i, v := range blurred {
-			m.Soft[i] = float32(v)
-		}
+	n, reason := softMap(D, lat, s)
+	m.Reason = reason
+	for i, v := range n {
+		m.Soft[i] = float32(v)
 	}
 	m.Stats = newStats(j, start, e.ortTime()-ort0)
 	return m, nil
+}
+
+// softMap turns the difference map D (lat×lat) into N in the order
+// s.MaskNormalize says, or gives the reason the mask is empty.
+func softMap(D []float64, lat int, s Settings) ([]float64, string) {
+	norm, ok := minMax(D)
+	if !ok {
+		if s.S3 == 0 {
+			return nil, "s3 is 0, so the text has no effect and there is nothing to mask"
+		}
+		return nil, "the source and target prompts give the same prediction everywhere"
+	}
+	if s.MaskNormalize == MaskBlurThenNormalize { // N = minmax(blur(D)): λ relative to the blurred peak
+		if norm, ok = minMax(GaussianBlur(D, lat, lat, s.BlurKernel)); !ok {
+			return nil, "the blurred difference map is flat; try another blur kernel or the paper's normalisation order"
+		}
+		return norm, ""
+	}
+	return GaussianBlur(norm, lat, lat, s.BlurKernel), "" // the paper: N = blur(minmax(D))
+}
+
+// minMax returns (v − min v)/(max v − min v), or false when v is flat.
+func minMax(v []float64) ([]float64, bool) {
+	lo, hi := v[0], v[0]
+	for _, x := range v {
+		lo, hi = math.Min(lo, x), math.Max(hi, x)
+	}
+	if !(hi > lo) {
+		return nil, false
+	}
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = (x - lo) / (hi - lo)
+	}
+	return out, true
 }
 
 // maskSeed returns d_seed / (mean over channels |z − z′|) for one seed. With
@@ -133,7 +155,11 @@ func (e *Engine) maskSeed(j *job, enc *Encoded, s Settings, idx, seed int, tn, t
 		return nil, err
 	}
 	n := len(enc.Z0)
-	zt := sc.AddNoise(enc.Z0, noise(s.Seed, 1+uint64(seed), n), t)
+	nz, err := s.maskNoise(seed, n)
+	if err != nil {
+		return nil, err
+	}
+	zt := sc.AddNoise(enc.Z0, nz, t)
 	zin := sc.ScaleModelInput(zt, t)
 	var stepNoise []float32
 	if sc.NeedsNoise() {
@@ -198,31 +224,21 @@ func (e *Engine) maskSeed(j *job, enc *Encoded, s Settings, idx, seed int, tn, t
 	return d, nil
 }
 
-// GaussianBlur blurs a w×h map with a k×k Gaussian, σ by OpenCV's rule for
-// k (0.3·((k−1)/2 − 1) + 0.8, so 1.1 for k = 5), edges replicated.
+// GaussianBlur blurs a w×h map as OpenCV's cv2.GaussianBlur(src, (k, k), 0)
+// does: a separable kernel from getGaussianKernel(k, 0) and reflect-101
+// borders (BORDER_DEFAULT: … c b | a b c …). k must be odd; k = 1 copies.
 func GaussianBlur(src []float64, w, h, k int) []float64 {
 	if k <= 1 {
 		return append([]float64(nil), src...)
 	}
-	sigma := 0.3*(float64(k-1)*0.5-1) + 0.8
+	kern := GaussianKernel(k)
 	r := k / 2
-	kern := make([]float64, k)
-	var sum float64
-	for i := range kern {
-		x := float64(i - r)
-		kern[i] = math.Exp(-x * x / (2 * sigma * sigma))
-		sum += kern[i]
-	}
-	for i := range kern {
-		kern[i] /= sum
-	}
-	clamp := func(v, n int) int { return min(max(v, 0), n-1) }
 	tmp := make([]float64, w*h)
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
 			var acc float64
 			for i, kv := range kern {
-				acc += kv * src[y*w+clamp(x+i-r, w)]
+				acc += kv * src[y*w+reflect101(x+i-r, w)]
 			}
 			tmp[y*w+x] = acc
 		}
@@ -232,12 +248,59 @@ func GaussianBlur(src []float64, w, h, k int) []float64 {
 		for x := 0; x < w; x++ {
 			var acc float64
 			for i, kv := range kern {
-				acc += kv * tmp[clamp(y+i-r, h)*w+x]
+				acc += kv * tmp[reflect101(y+i-r, h)*w+x]
 			}
 			out[y*w+x] = acc
 		}
 	}
 	return out
+}
+
+// smallGaussian are OpenCV's fixed kernels for odd k ≤ 7 with σ ≤ 0
+// (getGaussianKernel's small_gaussian_tab), indexed by k/2.
+var smallGaussian = [4][]float64{
+	{1},
+	{0.25, 0.5, 0.25},
+	{0.0625, 0.25, 0.375, 0.25, 0.0625},
+	{0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125},
+}
+
+// GaussianKernel is OpenCV's getGaussianKernel(k, 0) for odd k: the fixed
+// tables for k ≤ 7, else exp(−x²/2σ²) normalised, σ = 0.3·((k−1)·0.5 − 1) + 0.8.
+func GaussianKernel(k int) []float64 {
+	if k%2 == 1 && k <= 7 {
+		return append([]float64(nil), smallGaussian[k/2]...)
+	}
+	sigma := 0.3*(float64(k-1)*0.5-1) + 0.8
+	scale := -0.5 / (sigma * sigma)
+	kern := make([]float64, k)
+	var sum float64
+	for i := range kern {
+		x := float64(i) - float64(k-1)*0.5
+		kern[i] = math.Exp(scale * x * x)
+		sum += kern[i]
+	}
+	inv := 1 / sum // OpenCV multiplies by the reciprocal
+	for i := range kern {
+		kern[i] *= inv
+	}
+	return kern
+}
+
+// reflect101 is OpenCV's borderInterpolate for BORDER_REFLECT_101: it
+// mirrors p into [0, n) without repeating the edge, as often as needed.
+func reflect101(p, n int) int {
+	if n == 1 {
+		return 0
+	}
+	for p < 0 || p >= n {
+		if p < 0 {
+			p = -p
+		} else {
+			p = 2*(n-1) - p
+		}
+	}
+	return p
 }
 
 // Stats are one job's counters.

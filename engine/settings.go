@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"likeness/engine/scheduler"
+	"likeness/models"
 )
 
 // Settings are everything a user can change for one edit.
@@ -23,8 +25,26 @@ type Settings struct {
 	MaskSeeds      int     `json:"mask_seeds"`
 	MaskNoiseSteps int     `json:"mask_noise_steps"`
 	BlurKernel     int     `json:"blur_kernel"`
-	Seed           uint64  `json:"seed"`
+	// MaskNormalize orders the mask's min-max normalisation and blur:
+	// MaskNormalizeThenBlur (the paper) or MaskBlurThenNormalize.
+	MaskNormalize string `json:"mask_normalize"`
+	// MaskGuidance is MaskGuidanceEq3 (the paper) or MaskGuidanceLatentBlend
+	// (Eq. 3, then the noised input latent outside the mask after each step).
+	MaskGuidance string `json:"mask_guidance"`
+	Seed         uint64 `json:"seed"`
+	// Noise, when set, replaces the seeded generator's noise (see Noise);
+	// exports record its Name.
+	Noise *Noise `json:"-"`
 }
+
+// Values of Settings.MaskNormalize and Settings.MaskGuidance (the manifest's
+// defaults.mask_normalize and defaults.mask_guidance).
+const (
+	MaskNormalizeThenBlur   = models.MaskNormalizeThenBlur
+	MaskBlurThenNormalize   = models.MaskBlurThenNormalize
+	MaskGuidanceEq3         = models.MaskGuidanceEq3
+	MaskGuidanceLatentBlend = models.MaskGuidanceLatentBlend
+)
 
 // ErrBadSettings is matched by every settings validation error.
 var ErrBadSettings = errors.New("bad settings")
@@ -34,7 +54,8 @@ func (e *Engine) DefaultSettings() Settings {
 	m := e.Pack.Manifest
 	d := m.Defaults
 	s := Settings{Subject: m.DefaultSubject(), S1: d.S1, S2: d.S2, S3: d.S3, Lambda: d.Lambda, Steps: d.Steps,
-		Scheduler: scheduler.Canonical(d.Scheduler), MaskSeeds: d.MaskSeeds, MaskNoiseSteps: d.MaskNoiseSteps, BlurKernel: d.BlurKernel, Seed: 1}
+		Scheduler: scheduler.Canonical(d.Scheduler), MaskSeeds: d.MaskSeeds, MaskNoiseSteps: d.MaskNoiseSteps, BlurKernel: d.BlurKernel,
+		MaskNormalize: d.MaskNormalize, MaskGuidance: d.MaskGuidance, Seed: 1}
 	if len(m.Directions) > 0 {
 		s.Direction = m.Directions[0].ID
 	}
@@ -62,6 +83,13 @@ func (e *Engine) Validate(s Settings) error {
 		return bad("mask noise steps %d is outside 1..steps (%d)", s.MaskNoiseSteps, s.Steps)
 	case s.BlurKernel < 1 || s.BlurKernel%2 == 0:
 		return bad("blur kernel %d must be odd and >= 1", s.BlurKernel)
+	case !slices.Contains(models.MaskNormalizations, s.MaskNormalize):
+		return bad("mask normalize %q: want %s", s.MaskNormalize, strings.Join(models.MaskNormalizations, " or "))
+	case !slices.Contains(models.MaskGuidances, s.MaskGuidance):
+		return bad("mask guidance %q: want %s", s.MaskGuidance, strings.Join(models.MaskGuidances, " or "))
+	}
+	if err := s.Noise.check(e.Sig.Latent, s.MaskSeeds); err != nil {
+		return bad("%v", err)
 	}
 	if _, err := scheduler.New(s.Scheduler, e.sched); err != nil {
 		return bad("scheduler: %v", err)

@@ -63,12 +63,14 @@ type InstallOptions struct {
 
 // entry is one file or folder of an install source.
 type entry struct {
-	rel  string // slash path inside the pack
-	dir  bool
-	size int64 // declared (zip) or Lstat (folder) size
-	zf   *zip.File
-	path string // folder sources: the file on disk
-	info fs.FileInfo
+	rel   string // slash path inside the pack
+	dir   bool
+	size  int64 // declared (zip) or Lstat (folder) size
+	zf    *zip.File
+	path  string // folder sources: the file on disk
+	info  fs.FileInfo
+	fsys  fs.FS // file system sources: the file is fsys's fpath
+	fpath string
 }
 
 // Install copies the pack in src (a folder or a .zip holding the pack at its
@@ -77,25 +79,12 @@ type entry struct {
 // sizes and SHA-256 when likeness.json lists files) and only then renames
 // it into place: on any error or cancellation nothing is installed.
 func (s *Store) Install(ctx context.Context, src string, opts InstallOptions) (_ *Pack, err error) {
-	if opts.MaxBytes <= 0 {
-		opts.MaxBytes = DefaultMaxBytes
-	}
-	if opts.Probe == nil {
-		opts.Probe = s.Probe
-	}
-	fail := func(err error) error {
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("install %s: cancelled, nothing was installed: %w", src, err)
-		}
-		return fmt.Errorf("install %s: %w", src, err)
-	}
 	if err := ctx.Err(); err != nil {
-		return nil, fail(err)
+		return nil, installFailed(src, err)
 	}
-
 	st, err := os.Stat(src)
 	if err != nil {
-		return nil, fail(err)
+		return nil, installFailed(src, err)
 	}
 	var (
 		entries []entry
@@ -109,14 +98,48 @@ func (s *Store) Install(ctx context.Context, src string, opts InstallOptions) (_
 		phase = "extract"
 		zr, err = zip.OpenReader(src)
 		if err != nil {
-			return nil, fail(fmt.Errorf("not a folder or a readable .zip file: %w", err))
+			return nil, installFailed(src, fmt.Errorf("not a folder or a readable .zip file: %w", err))
 		}
 		defer zr.Close()
 		entries, err = scanZip(zr)
 	}
 	if err != nil {
-		return nil, fail(err)
+		return nil, installFailed(src, err)
 	}
+	return s.install(ctx, src, entries, phase, opts)
+}
+
+// InstallFS is Install from the folder dir ("." for the root) of a file
+// system, such as the packs embedded in the binary, with the same checks,
+// temporary folder and rename. label names the source in messages and,
+// when the manifest has no name, gives the pack's folder name.
+func (s *Store) InstallFS(ctx context.Context, fsys fs.FS, dir, label string, opts InstallOptions) (*Pack, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, installFailed(label, err)
+	}
+	entries, err := scanFS(fsys, dir)
+	if err != nil {
+		return nil, installFailed(label, err)
+	}
+	return s.install(ctx, label, entries, "copy", opts)
+}
+
+func installFailed(src string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("install %s: cancelled, nothing was installed: %w", src, err)
+	}
+	return fmt.Errorf("install %s: %w", src, err)
+}
+
+// install is the common part of Install and InstallFS: src names the source.
+func (s *Store) install(ctx context.Context, src string, entries []entry, phase string, opts InstallOptions) (_ *Pack, err error) {
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = DefaultMaxBytes
+	}
+	if opts.Probe == nil {
+		opts.Probe = s.Probe
+	}
+	fail := func(err error) error { return installFailed(src, err) }
 	entries = stripTopFolder(entries)
 	var total int64
 	for _, e := range entries {
@@ -366,6 +389,49 @@ func scanDir(root string) ([]entry, error) {
 	return entries, err
 }
 
+// scanFS lists the folder dir of fsys like scanDir lists a folder on disk.
+func scanFS(fsys fs.FS, dir string) ([]entry, error) {
+	var entries []entry
+	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == dir {
+			if !d.IsDir() {
+				return fmt.Errorf("%s is not a folder", p)
+			}
+			return nil
+		}
+		rel := strings.TrimPrefix(p, dir+"/")
+		if dir == "." {
+			rel = p
+		}
+		if junk(rel) {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if why := special(info.Mode()); why != "" {
+			return newPackError(ErrUnsafePath, nil, "%s %s; refusing to install it", p, why)
+		}
+		if len(entries) >= maxEntries {
+			return newPackError(ErrTooLarge, nil, "the folder has more than %d files", maxEntries)
+		}
+		e := entry{rel: rel, dir: d.IsDir(), fsys: fsys, fpath: p}
+		if !e.dir {
+			e.size = info.Size()
+		}
+		entries = append(entries, e)
+		return nil
+	})
+	return entries, err
+}
+
 // stripTopFolder unwraps a source whose only content is one folder (a zip
 // of the pack's folder, or a folder holding the extracted pack folder).
 func stripTopFolder(entries []entry) []entry {
@@ -394,6 +460,9 @@ func stripTopFolder(entries []entry) []entry {
 func openEntry(e entry) (io.ReadCloser, error) {
 	if e.zf != nil {
 		return e.zf.Open()
+	}
+	if e.fsys != nil {
+		return e.fsys.Open(e.fpath)
 	}
 	f, err := os.Open(e.path)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -33,9 +34,29 @@ const (
 	NullZeros      = "zeros"
 )
 
+// Values of defaults.mask_normalize: the order of the mask's min-max
+// normalisation and its blur.
+const (
+	MaskNormalizeThenBlur = "normalize_then_blur" // the paper: N = blur(minmax(D))
+	MaskBlurThenNormalize = "blur_then_normalize" // N = minmax(blur(D))
+)
+
+// Values of defaults.mask_guidance: how the mask guides denoising.
+const (
+	MaskGuidanceEq3         = "eq3"              // the paper's Eq. 3 alone
+	MaskGuidanceLatentBlend = "eq3_latent_blend" // Eq. 3, then the noised input latent outside the mask after each step
+)
+
+// MaskNormalizations and MaskGuidances list the accepted values, default first.
+var (
+	MaskNormalizations = []string{MaskNormalizeThenBlur, MaskBlurThenNormalize}
+	MaskGuidances      = []string{MaskGuidanceEq3, MaskGuidanceLatentBlend}
+)
+
 // Default values of the contract, used when a key is absent.
 const (
 	DefaultResolution         = 512
+	DefaultLatentFactor       = 8
 	DefaultVAEScalingFactor   = 0.18215
 	DefaultSpatialLatentScale = 1.0
 	DefaultSteps              = 20
@@ -47,6 +68,8 @@ const (
 	DefaultMaskSeeds          = 10
 	DefaultMaskNoiseSteps     = 10
 	DefaultBlurKernel         = 5
+	DefaultMaskNormalize      = MaskNormalizeThenBlur
+	DefaultMaskGuidance       = MaskGuidanceEq3
 	DefaultSourcePrompt       = "a {subject}, {source}"
 	DefaultTargetPrompt       = "a {subject}, {target}"
 	DefaultSubjectName        = "person"
@@ -59,6 +82,7 @@ const (
 	maxMaskSeeds     = 1000
 	maxBlurKernel    = 255
 	maxSteps         = 1000
+	maxLatentFactor  = 64
 )
 
 // ErrBadManifest is matched (errors.Is) by every error about a manifest's
@@ -89,6 +113,7 @@ type Manifest struct {
 	Name               string             `json:"name,omitempty"`
 	Kind               Kind               `json:"kind"`
 	Resolution         int                `json:"resolution"`
+	LatentFactor       int                `json:"latent_factor"` // the VAE's spatial downsampling f: h = resolution/f
 	VAEScalingFactor   float64            `json:"vae_scaling_factor"`
 	SpatialLatentScale float64            `json:"spatial_latent_scale"`
 	NullSpatial        string             `json:"null_spatial"`
@@ -125,6 +150,8 @@ type Defaults struct {
 	MaskSeeds      int     `json:"mask_seeds"`
 	MaskNoiseSteps int     `json:"mask_noise_steps"`
 	BlurKernel     int     `json:"blur_kernel"`
+	MaskNormalize  string  `json:"mask_normalize"` // MaskNormalizeThenBlur or MaskBlurThenNormalize
+	MaskGuidance   string  `json:"mask_guidance"`  // MaskGuidanceEq3 or MaskGuidanceLatentBlend
 }
 
 // FileSum is the expected size and SHA-256 (lower-case hex) of one pack file.
@@ -140,6 +167,7 @@ func NewManifest(kind Kind) *Manifest {
 		Format:             1,
 		Kind:               kind,
 		Resolution:         DefaultResolution,
+		LatentFactor:       DefaultLatentFactor,
 		VAEScalingFactor:   DefaultVAEScalingFactor,
 		SpatialLatentScale: DefaultSpatialLatentScale,
 		NullSpatial:        defaultNullSpatial(kind),
@@ -149,6 +177,7 @@ func NewManifest(kind Kind) *Manifest {
 			S1: DefaultS1, S2: DefaultS2, S3: DefaultS3, Lambda: DefaultLambda,
 			Steps: DefaultSteps, Scheduler: DefaultScheduler, MaskSeeds: DefaultMaskSeeds,
 			MaskNoiseSteps: DefaultMaskNoiseSteps, BlurKernel: DefaultBlurKernel,
+			MaskNormalize: DefaultMaskNormalize, MaskGuidance: DefaultMaskGuidance,
 		},
 	}
 	return m
@@ -407,8 +436,14 @@ func (p *mparser) manifest(obj map[string]any) (*Manifest, error) {
 	if _, err := p.optInt(obj, "resolution", "resolution", &m.Resolution); err != nil {
 		return nil, err
 	}
-	if m.Resolution < 64 || m.Resolution > 4096 || m.Resolution%8 != 0 {
-		return nil, p.errf("resolution", "want a multiple of 8 from 64 to 4096, got %d", m.Resolution)
+	if _, err := p.optInt(obj, "latent_factor", "latent_factor", &m.LatentFactor); err != nil {
+		return nil, err
+	}
+	if !ValidLatentFactor(m.LatentFactor) {
+		return nil, p.errf("latent_factor", "want a power of two from 2 to %d (the VAE's downsampling; 8 for SD), got %d", maxLatentFactor, m.LatentFactor)
+	}
+	if m.Resolution < 64 || m.Resolution > 4096 || m.Resolution%m.LatentFactor != 0 {
+		return nil, p.errf("resolution", "want a multiple of latent_factor (%d) from 64 to 4096, got %d", m.LatentFactor, m.Resolution)
 	}
 	for _, k := range []struct {
 		key string
@@ -639,7 +674,38 @@ func (p *mparser) defaults(obj map[string]any, m *Manifest) error {
 	if d.BlurKernel < 1 || d.BlurKernel > maxBlurKernel || d.BlurKernel%2 == 0 {
 		return p.errf("defaults.blur_kernel", "want an odd whole number from 1 to %d, got %d", maxBlurKernel, d.BlurKernel)
 	}
+	for _, k := range []struct {
+		key     string
+		dst     *string
+		allowed []string
+	}{{"mask_normalize", &d.MaskNormalize, MaskNormalizations}, {"mask_guidance", &d.MaskGuidance, MaskGuidances}} {
+		path := "defaults." + k.key
+		if _, err := p.optStr(do, k.key, path, k.dst); err != nil {
+			return err
+		}
+		if !slices.Contains(k.allowed, *k.dst) {
+			return p.errf(path, "want %s, got %q", quoteList(k.allowed), *k.dst)
+		}
+	}
 	return nil
+}
+
+// ValidLatentFactor reports whether f is a latent_factor the contract
+// allows: a positive power of two (2, 4, 8, …) up to 64.
+func ValidLatentFactor(f int) bool {
+	return f >= 2 && f <= maxLatentFactor && f&(f-1) == 0
+}
+
+// quoteList writes "a" or "b" (or "a", "b" or "c").
+func quoteList(vs []string) string {
+	q := make([]string, len(vs))
+	for i, v := range vs {
+		q[i] = strconv.Quote(v)
+	}
+	if len(q) == 1 {
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 }
 
 func (p *mparser) files(obj map[string]any, m *Manifest) error {

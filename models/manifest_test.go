@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -23,11 +24,12 @@ func mustParse(t *testing.T, data string) *Manifest {
 
 func TestParseManifestDefaults(t *testing.T) {
 	want := &Manifest{
-		Format: 1, Kind: KindMCDM, Resolution: 512, VAEScalingFactor: 0.18215,
+		Format: 1, Kind: KindMCDM, Resolution: 512, LatentFactor: 8, VAEScalingFactor: 0.18215,
 		SpatialLatentScale: 1.0, NullSpatial: "black_image", NullImageTokens: "zeros",
 		Prompts: Prompts{Source: "a {subject}, {source}", Target: "a {subject}, {target}"},
 		Defaults: Defaults{S1: 3, S2: 3, S3: 5, Lambda: 0.2, Steps: 20, Scheduler: "unipc",
-			MaskSeeds: 10, MaskNoiseSteps: 10, BlurKernel: 5},
+			MaskSeeds: 10, MaskNoiseSteps: 10, BlurKernel: 5,
+			MaskNormalize: "normalize_then_blur", MaskGuidance: "eq3"},
 	}
 	got := mustParse(t, mj(""))
 	if !reflect.DeepEqual(got, want) {
@@ -71,7 +73,8 @@ func TestParseManifestContractExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Name != "Cartoon expressions" || m.Kind != KindMCDM || m.Defaults.Lambda != 0.35 ||
+	if m.Name != "Cartoon expressions" || m.Kind != KindMCDM || m.Defaults.Lambda != 0.35 || m.LatentFactor != 8 ||
+		m.Defaults.MaskNormalize != MaskNormalizeThenBlur || m.Defaults.MaskGuidance != MaskGuidanceEq3 ||
 		len(m.Directions) != 4 || m.Source != "neutral expression" || len(m.Subjects) != 3 {
 		t.Errorf("unexpected manifest %+v", m)
 	}
@@ -168,7 +171,7 @@ func TestParseManifestBadValues(t *testing.T) {
 		{`{"format":2,"kind":"sd"}`, "format", "format 2 is not supported"},
 		{`{"format":1}`, "kind", "missing"},
 		{`{"format":1,"kind":"sdxl"}`, "kind", `got "sdxl"`},
-		{mj(`,"resolution":500`), "resolution", "multiple of 8"},
+		{mj(`,"resolution":500`), "resolution", "multiple of latent_factor (8)"},
 		{mj(`,"resolution":0`), "resolution", "got 0"},
 		{mj(`,"resolution":-512`), "resolution", "got -512"},
 		{mj(`,"resolution":8192`), "resolution", "got 8192"},
@@ -199,6 +202,20 @@ func TestParseManifestBadValues(t *testing.T) {
 		{mj(`,"defaults":{"blur_kernel":4}`), "defaults.blur_kernel", "odd"},
 		{mj(`,"defaults":{"blur_kernel":0}`), "defaults.blur_kernel", "odd"},
 		{mj(`,"defaults":{"blur_kernel":-3}`), "defaults.blur_kernel", "odd"},
+		{mj(`,"latent_factor":"8"`), "latent_factor", "want a number, got string"},
+		{mj(`,"latent_factor":4.5`), "latent_factor", "want a whole number"},
+		{mj(`,"latent_factor":0`), "latent_factor", "power of two"},
+		{mj(`,"latent_factor":1`), "latent_factor", "power of two"},
+		{mj(`,"latent_factor":6`), "latent_factor", "power of two"},
+		{mj(`,"latent_factor":-8`), "latent_factor", "power of two"},
+		{mj(`,"latent_factor":128`), "latent_factor", "power of two"},
+		{mj(`,"resolution":520,"latent_factor":16`), "resolution", "multiple of latent_factor (16)"},
+		{mj(`,"resolution":100`), "resolution", "multiple of latent_factor (8)"},
+		{mj(`,"defaults":{"mask_normalize":"blur"}`), "defaults.mask_normalize", `want "normalize_then_blur" or "blur_then_normalize", got "blur"`},
+		{mj(`,"defaults":{"mask_normalize":""}`), "defaults.mask_normalize", "want"},
+		{mj(`,"defaults":{"mask_normalize":1}`), "defaults.mask_normalize", "want a string, got number"},
+		{mj(`,"defaults":{"mask_guidance":"EQ3"}`), "defaults.mask_guidance", `want "eq3" or "eq3_latent_blend", got "EQ3"`},
+		{mj(`,"defaults":{"mask_guidance":["eq3"]}`), "defaults.mask_guidance", "want a string, got array"},
 		{mj(`,"files":{"../evil":{"bytes":1,"sha256":"` + hash + `"}}`), "files[../evil]", "leaves the pack"},
 		{mj(`,"files":{"/etc/passwd":{"bytes":1,"sha256":"` + hash + `"}}`), "files[/etc/passwd]", "absolute"},
 		{mj(`,"files":{"C:/x":{"bytes":1,"sha256":"` + hash + `"}}`), "files[C:/x]", "absolute"},
@@ -243,6 +260,25 @@ func TestParseManifestAcceptsEdgeValues(t *testing.T) {
 	}
 	if m := mustParse(t, mj(`,"resolution":5.12e2`)); m.Resolution != 512 {
 		t.Errorf("5.12e2: resolution %d", m.Resolution)
+	}
+	for _, c := range []struct {
+		data    string
+		res, f  int
+		norm    string
+		guiding string
+	}{
+		{mj(`,"resolution":68,"latent_factor":4`), 68, 4, MaskNormalizeThenBlur, MaskGuidanceEq3},
+		{mj(`,"resolution":128,"latent_factor":2`), 128, 2, MaskNormalizeThenBlur, MaskGuidanceEq3},
+		{mj(`,"resolution":64,"latent_factor":64`), 64, 64, MaskNormalizeThenBlur, MaskGuidanceEq3},
+		{mj(`,"latent_factor":16,"defaults":{"mask_normalize":"blur_then_normalize","mask_guidance":"eq3_latent_blend"}`),
+			512, 16, MaskBlurThenNormalize, MaskGuidanceLatentBlend},
+		{mj(`,"latent_factor":null,"defaults":{"mask_normalize":null,"mask_guidance":null}`), 512, 8, MaskNormalizeThenBlur, MaskGuidanceEq3},
+	} {
+		m := mustParse(t, c.data)
+		if m.Resolution != c.res || m.LatentFactor != c.f || m.Defaults.MaskNormalize != c.norm || m.Defaults.MaskGuidance != c.guiding {
+			t.Errorf("%s: resolution %d latent_factor %d mask %q %q", c.data, m.Resolution, m.LatentFactor, m.Defaults.MaskNormalize, m.Defaults.MaskGuidance)
+		}
+		roundTrip(t, []byte(c.data))
 	}
 }
 
@@ -310,6 +346,7 @@ func FuzzParseManifest(f *testing.F) {
 		mj(""), `{"format":1,"kind":"ip2p","defaults":{"steps":3}}`, `{}`, `[]`, `null`, `"x"`,
 		mj(`,"directions":[{"id":"a"},{"id":"a"}]`), mj(`,"prompts":{"source":"{subject}{"}`),
 		mj(`,"files":{"a/../b":{"bytes":1,"sha256":"x"}}`), mj(`,"resolution":1e999`),
+		mj(`,"resolution":96,"latent_factor":32,"defaults":{"mask_normalize":"blur_then_normalize","mask_guidance":"eq3_latent_blend"}`),
 	} {
 		f.Add([]byte(s))
 	}
@@ -321,7 +358,8 @@ func FuzzParseManifest(f *testing.F) {
 			}
 			return
 		}
-		if m.Format != 1 || m.Resolution%8 != 0 || m.Resolution < 64 || m.Defaults.Steps < 1 ||
+		if m.Format != 1 || !ValidLatentFactor(m.LatentFactor) || m.Resolution%m.LatentFactor != 0 || m.Resolution < 64 || m.Defaults.Steps < 1 ||
+			!slices.Contains(MaskNormalizations, m.Defaults.MaskNormalize) || !slices.Contains(MaskGuidances, m.Defaults.MaskGuidance) ||
 			m.Defaults.MaskNoiseSteps > m.Defaults.Steps || m.Defaults.BlurKernel%2 != 1 ||
 			m.Defaults.Lambda < 0 || m.Defaults.Lambda > 1 {
 			t.Fatalf("accepted an invalid manifest: %+v", m)

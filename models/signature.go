@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 
 	"likeness/engine/ort"
 )
@@ -24,7 +25,8 @@ type ModelSig struct {
 type Signature struct {
 	Kind          Kind
 	Resolution    int // H = W
-	Latent        int // h = w = H/8
+	LatentFactor  int // f, the VAE's spatial downsampling
+	Latent        int // h = w = H/f
 	UNetChannels  int
 	D             int // text hidden size
 	K             int // image tokens (mcdm)
@@ -128,13 +130,35 @@ func known(t ort.TensorInfo, i int, fallback int) int {
 // together, each naming the pack, the file and the tensor.
 func CheckSignatures(p *Pack) (*Signature, error) {
 	m := p.Manifest
-	sig := &Signature{Kind: m.Kind, Resolution: m.Resolution, Latent: m.Resolution / 8}
-	res, lat := int64(m.Resolution), int64(m.Resolution/8)
 	c := &sigCheck{pack: p.Name}
+	type modelIO struct {
+		ins, outs []ort.TensorInfo
+		err       error
+	}
+	cache := map[string]modelIO{} // each file is read once
+	readIO := func(role string) modelIO {
+		r, ok := cache[role]
+		if !ok {
+			r.ins, r.outs, r.err = ort.ReadSignature(p.ModelPath(role))
+			cache[role] = r
+		}
+		return r
+	}
+	res, f := m.Resolution, m.LatentFactor
+	if !p.HasManifest {
+		// Without likeness.json the VAE's fixed shapes, when it has them,
+		// tell the resolution and latent_factor (a fixed 128-pixel VAE with
+		// a 32×32 latent: 128 and 4); the defaults are the fallback.
+		enc, dec := readIO(RoleVAEEncoder), readIO(RoleVAEDecoder)
+		res, f = inferSpatial(c, enc.ins, enc.outs, dec.ins, dec.outs, res, f)
+	}
+	sig := &Signature{Kind: m.Kind, Resolution: res, LatentFactor: f, Latent: res / f}
+	lat := int64(sig.Latent)
 	read := func(role string) (ModelSig, bool) {
 		path := p.ModelPath(role)
 		c.file = role + "/model.onnx"
-		ins, outs, err := ort.ReadSignature(path)
+		r := readIO(role)
+		ins, outs, err := r.ins, r.outs, r.err
 		if err != nil {
 			if errors.Is(err, ort.ErrNoLibrary) {
 				c.errs = append(c.errs, err)
@@ -222,7 +246,7 @@ func CheckSignatures(p *Pack) (*Signature, error) {
 	// VAE.
 	if ms, ok := read("vae_encoder"); ok {
 		extraInputs(ms, "sample")
-		c.tensor(ms.Inputs, "input", "sample", true, []int64{-2, 3, res, res})
+		c.tensor(ms.Inputs, "input", "sample", true, []int64{-2, 3, int64(res), int64(res)})
 		switch {
 		case hasTensor(ms.Outputs, "latent_sample"):
 			sig.EncoderOutput = "latent_sample"
@@ -237,7 +261,7 @@ func CheckSignatures(p *Pack) (*Signature, error) {
 	if ms, ok := read("vae_decoder"); ok {
 		extraInputs(ms, "latent_sample")
 		c.tensor(ms.Inputs, "input", "latent_sample", true, []int64{-2, 4, lat, lat})
-		c.tensor(ms.Outputs, "output", "sample", true, []int64{-2, 3, res, res})
+		c.tensor(ms.Outputs, "output", "sample", true, []int64{-2, 3, int64(res), int64(res)})
 	}
 	if m.Kind == KindMCDM {
 		if ms, ok := read("image_encoder"); ok {
@@ -276,6 +300,55 @@ func CheckSignatures(p *Pack) (*Signature, error) {
 		return nil, errors.Join(c.errs...)
 	}
 	return sig, nil
+}
+
+// inferSpatial returns the resolution H and latent_factor f that the VAE's
+// fixed spatial sizes imply: H from the encoder's input or the decoder's
+// output, h from the encoder's latent or the decoder's input, f = H/h. What
+// the models leave dynamic keeps the fallback (the contract's defaults); a
+// ratio that is not a power of two is reported. The tensor checks that
+// follow then make every model agree with the result.
+func inferSpatial(c *sigCheck, encIn, encOut, decIn, decOut []ort.TensorInfo, res, f int) (int, int) {
+	fixed := func(list []ort.TensorInfo, names ...string) int {
+		for _, t := range list {
+			if slices.Contains(names, t.Name) && len(t.Shape) == 4 {
+				for _, d := range t.Shape[2:] {
+					if d > 0 {
+						return int(d)
+					}
+				}
+			}
+		}
+		return 0
+	}
+	H, from := fixed(encIn, "sample"), RoleVAEEncoder
+	if H == 0 {
+		H, from = fixed(decOut, "sample"), RoleVAEDecoder
+	}
+	h := fixed(encOut, "latent_sample", "latent_parameters")
+	if h == 0 {
+		h = fixed(decIn, "latent_sample")
+	}
+	switch {
+	case H > 0 && h > 0:
+		if H%h != 0 || !ValidLatentFactor(H/h) {
+			c.file = from + "/model.onnx"
+			c.fail("the VAE maps %dx%d pixels to a %dx%d latent, and %d/%d is not a latent_factor the contract allows (a power of two from 2 to %d); add a %s that gives resolution and latent_factor",
+				H, H, h, h, H, h, maxLatentFactor, ManifestFile)
+			return res, f
+		}
+		return H, H / h
+	case H > 0:
+		if H%f != 0 {
+			c.file = from + "/model.onnx"
+			c.fail("the VAE takes %dx%d pixels, which the default latent_factor %d does not divide, and its latent size is not fixed; add a %s that gives latent_factor",
+				H, H, f, ManifestFile)
+		}
+		return H, f
+	case h > 0:
+		return h * f, f
+	}
+	return res, f
 }
 
 func hasTensor(list []ort.TensorInfo, name string) bool {

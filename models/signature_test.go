@@ -66,6 +66,13 @@ func TestCheckSignaturesSynth(t *testing.T) {
 		{"nonlinear", synth.Options{Kind: "mcdm", Resolution: 64, Nonlinear: true}, KindMCDM, 64, 4, 8, 8, true, "latent_sample"},
 		{"no manifest ip2p", synth.Options{Kind: "ip2p", Resolution: 512, NoManifest: true}, KindIP2P, 512, 0, 0, 8, true, "latent_sample"},
 		{"no manifest sd", synth.Options{Kind: "sd", Resolution: 512, NoManifest: true, FixedBatch: true}, KindSD, 512, 0, 0, 4, false, "latent_sample"},
+		// latent_factor from the manifest, or without one from the VAE's fixed shapes.
+		{"latent factor 4", synth.Options{Kind: "mcdm", Resolution: 64, LatentFactor: 4}, KindMCDM, 64, 4, 8, 8, true, "latent_sample"},
+		{"latent factor 16", synth.Options{Kind: "sd", Resolution: 128, LatentFactor: 16, FixedBatch: true}, KindSD, 128, 0, 0, 4, false, "latent_sample"},
+		{"no manifest: 128 px, factor 4 inferred", synth.Options{Kind: "ip2p", Resolution: 128, LatentFactor: 4, NoManifest: true}, KindIP2P, 128, 0, 0, 8, true, "latent_sample"},
+		{"no manifest: 256 px, factor 2 inferred from latent_parameters", synth.Options{Kind: "sd", Resolution: 256, LatentFactor: 2, NoManifest: true, LatentParameters: true}, KindSD, 256, 0, 0, 4, true, "latent_parameters"},
+		{"no manifest: 64 px, default factor", synth.Options{Kind: "sd", Resolution: 64, NoManifest: true}, KindSD, 64, 0, 0, 4, true, "latent_sample"},
+		{"no manifest: dynamic sizes fall back to 512 and 8", synth.Options{Kind: "ip2p", Resolution: 512, NoManifest: true, OptimumDims: true}, KindIP2P, 512, 0, 0, 8, true, "latent_sample"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -84,10 +91,14 @@ func TestCheckSignaturesSynth(t *testing.T) {
 			if err != nil {
 				t.Fatalf("CheckSignatures: %v", err)
 			}
-			got := fmt.Sprintf("kind %s res %d latent %d C %d D %d K %d Dc %d dynamic %v encoder %s",
-				sig.Kind, sig.Resolution, sig.Latent, sig.UNetChannels, sig.D, sig.K, sig.Dc, sig.BatchDynamic, sig.EncoderOutput)
-			want := fmt.Sprintf("kind %s res %d latent %d C %d D %d K %d Dc %d dynamic %v encoder %s",
-				c.kind, c.res, c.res/8, c.ch, synth.Hidden, c.k, c.dc, c.dynamic, c.encOut)
+			f := c.o.LatentFactor
+			if f == 0 {
+				f = 8
+			}
+			got := fmt.Sprintf("kind %s res %d factor %d latent %d C %d D %d K %d Dc %d dynamic %v encoder %s",
+				sig.Kind, sig.Resolution, sig.LatentFactor, sig.Latent, sig.UNetChannels, sig.D, sig.K, sig.Dc, sig.BatchDynamic, sig.EncoderOutput)
+			want := fmt.Sprintf("kind %s res %d factor %d latent %d C %d D %d K %d Dc %d dynamic %v encoder %s",
+				c.kind, c.res, f, c.res/f, c.ch, synth.Hidden, c.k, c.dc, c.dynamic, c.encOut)
 			if got != want {
 				t.Errorf("signature\n got %s\nwant %s", got, want)
 			}
@@ -396,6 +407,57 @@ func truncate(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	writeFile(t, path, data[:len(data)/2])
+}
+
+// TestInferSpatialRefusals: a pack without likeness.json whose VAE fixes
+// shapes that no allowed latent_factor explains is refused with a message
+// naming the file and the manifest key that would settle it.
+func TestInferSpatialRefusals(t *testing.T) {
+	vae := func(H, h int64) (enc, dec []byte) {
+		return stubModel([]tensorSpec{{"sample", pb.Float, []int64{1, 3, H, H}}}, []tensorSpec{{"latent_sample", pb.Float, []int64{1, 4, h, h}}}),
+			stubModel([]tensorSpec{{"latent_sample", pb.Float, []int64{1, 4, h, h}}}, []tensorSpec{{"sample", pb.Float, []int64{1, 3, H, H}}})
+	}
+	cases := []struct {
+		name string
+		H, h int64
+		want []string
+	}{
+		{"ratio 3", 96, 32, []string{"vae_encoder/model.onnx", "96x96 pixels to a 32x32 latent", "latent_factor", ManifestFile}},
+		{"ratio 1", 64, 64, []string{"vae_encoder/model.onnx", "64/64", "latent_factor"}},
+		{"not a whole ratio", 128, 48, []string{"vae_encoder/model.onnx", "128/48", "latent_factor"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := synthPack(t, synth.Options{Kind: "sd", Resolution: 64, NoManifest: true, FixedBatch: true})
+			enc, dec := vae(c.H, c.h)
+			replaceModel(t, dir, "vae_encoder", enc)
+			replaceModel(t, dir, "vae_decoder", dec)
+			p, err := OpenWith(dir, OpenOptions{Probe: UNetChannels})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = CheckSignatures(p)
+			if !errors.Is(err, ErrSignature) {
+				t.Fatalf("err = %v, want ErrSignature", err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("message lacks %q:\n%s", w, err)
+				}
+			}
+		})
+	}
+	// With a manifest nothing is inferred: the manifest's latent_factor rules.
+	dir := synthPack(t, synth.Options{Kind: "sd", Resolution: 64, FixedBatch: true, LatentFactor: 4})
+	dropSums(t, dir)
+	editManifest(t, dir, func(m map[string]any) { m["latent_factor"] = 8 })
+	p, err := OpenWith(dir, OpenOptions{Probe: UNetChannels})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CheckSignatures(p); !errors.Is(err, ErrSignature) || !strings.Contains(err.Error(), "want 8, got 16") {
+		t.Fatalf("a factor-4 pack whose manifest says 8: err = %v", err)
+	}
 }
 
 // An Optimum export declares height, width and the sequence length as

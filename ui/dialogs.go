@@ -340,11 +340,11 @@ func (s *State) updateMenu() {
 	}
 	recent.ChildMenu = fyne.NewMenu("", items...)
 	file := fyne.NewMenu("File",
-		item("Open…", fyne.KeyO, s.openDialog), recent,
+		item("Open…", fyne.KeyO, s.openDialog), recent, s.sampleMenu(),
 		item("Export…", fyne.KeyE, s.exportDialog),
 		fyne.NewMenuItemSeparator(),
 		item("Install pack…", "", s.installDialog),
-		item("Create demo pack", "", s.CreateDemo),
+		s.firstPackItem(),
 		item("Settings…", "", s.settingsDialog),
 	)
 	mask := fyne.NewMenu("Mask",
@@ -366,6 +366,32 @@ func (s *State) updateMenu() {
 		}),
 	)
 	s.win.SetMainMenu(fyne.NewMainMenu(file, mask, edit, help))
+}
+
+// sampleMenu is File ▸ Open sample: the sample photos built into Likeness.
+func (s *State) sampleMenu() *fyne.MenuItem {
+	m := fyne.NewMenuItem("Open sample", nil)
+	var items []*fyne.MenuItem
+	for _, name := range app.Samples() {
+		name := name
+		items = append(items, fyne.NewMenuItem(app.SampleLabel(name), func() { s.OpenSample(name) }))
+	}
+	if len(items) == 0 {
+		it := fyne.NewMenuItem("(none in this build)", nil)
+		it.Disabled = true
+		items = append(items, it)
+	}
+	m.ChildMenu = fyne.NewMenu("", items...)
+	return m
+}
+
+// firstPackItem installs the starter packs, or in a build without them
+// creates the analytic demo pack.
+func (s *State) firstPackItem() *fyne.MenuItem {
+	if s.offerStarters() {
+		return item("Install starter packs", "", s.InstallStarters)
+	}
+	return item("Create demo pack", "", s.CreateDemo)
 }
 
 // errNoORT wraps app.New's failure with how to fix it.

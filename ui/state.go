@@ -72,6 +72,7 @@ type State struct {
 	openSeq  int // photo opens started; only the newest one is applied
 	packsSeq int // pack listings started; only the newest one is applied
 
+	starters  *app.StarterSet                // the starter packs offered on first run; app.EmbeddedStarters
 	full      []fullImage                    // full-resolution blends of shown results, newest last
 	fullWant  map[fullKey]bool               // blends being computed
 	openPhoto func(string) (*app.Doc, error) // app.OpenPhoto; tests slow it down
@@ -95,7 +96,7 @@ type State struct {
 
 // newState makes the controller; attach an app.App before use.
 func newState(fa fyne.App, win fyne.Window) *State {
-	s := &State{fa: fa, win: win, post: fyne.Do, openPhoto: app.OpenPhoto}
+	s := &State{fa: fa, win: win, post: fyne.Do, openPhoto: app.OpenPhoto, starters: app.EmbeddedStarters()}
 	s.preserve = fa.Preferences().BoolWithFallback(PrefPreserve, true)
 	return s
 }
@@ -220,7 +221,7 @@ func modelJob(name string) bool {
 // packJob reports whether a job loads, installs or creates a pack.
 func packJob(name string) bool {
 	switch name {
-	case jobLoad, jobInstall, jobDemo:
+	case jobLoad, jobInstall, jobDemo, jobStarters:
 		return true
 	}
 	return false
@@ -255,7 +256,7 @@ func (s *State) inputsChanged(what string, maskInput bool) {
 		return
 	}
 	switch s.job.name {
-	case jobLoad, jobInstall, jobDemo:
+	case jobLoad, jobInstall, jobDemo, jobStarters:
 		return
 	case jobMask:
 		if !maskInput {
@@ -270,6 +271,7 @@ const (
 	jobLoad     = "loading pack"
 	jobInstall  = "installing pack"
 	jobDemo     = "creating demo pack"
+	jobStarters = "installing starter packs"
 	jobMask     = "mask preview"
 	jobEdit     = "edit"
 	jobCompare  = "comparison"
@@ -411,6 +413,73 @@ func (s *State) CreateDemo() {
 			s.status("demo pack created: it tints a region, it is not a trained editor")
 			s.LoadPack(p)
 		}, nil
+	})
+}
+
+// offerStarters reports whether this build has starter packs to offer;
+// without them the UI falls back to the analytic demo.
+func (s *State) offerStarters() bool { return app.HasStarters(s.starters) }
+
+// InstallStarters installs the starter packs (checksums verified; packs
+// already installed with the same files are kept) and loads the first.
+func (s *State) InstallStarters() {
+	if s.a == nil {
+		return
+	}
+	a, set := s.a, s.starters
+	s.start(jobStarters, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
+		res, err := a.InstallStarters(ctx, set, func(pr app.InstallPr) error {
+			progress(app.Progress{Phase: pr.Phase, Step: int(pr.Done >> 10), Steps: int(pr.Total >> 10), Label: pr.File})
+			return ctx.Err()
+		})
+		if err != nil {
+			return nil, fmt.Errorf("install the starter packs: %w", err)
+		}
+		var names []string
+		kept := 0
+		for _, r := range res {
+			names = append(names, r.Pack.Name)
+			if r.Status == app.StarterUnchanged {
+				kept++
+			}
+		}
+		return func() {
+			msg := fmt.Sprintf("starter packs installed (checksums verified): %s", strings.Join(names, ", "))
+			switch {
+			case kept == len(res):
+				msg = "the starter packs were already installed: " + strings.Join(names, ", ")
+			case kept > 0:
+				msg += fmt.Sprintf("; %d of them already installed", kept)
+			}
+			s.status(msg)
+			s.refreshPacks(func() {
+				if s.pack != nil || len(res) == 0 {
+					return
+				}
+				for _, p := range s.packs {
+					if filepath.Clean(p.Dir) == filepath.Clean(res[0].Dir) {
+						s.LoadPack(p)
+					}
+				}
+			})
+		}, nil
+	})
+}
+
+// OpenSample opens one of the sample photos built into Likeness from a
+// read-only copy in the user's cache, as any photo is opened.
+func (s *State) OpenSample(name string) {
+	s.status("opening sample " + app.SampleLabel(name) + "…")
+	s.background(func() func() {
+		path, err := app.SamplePath(name)
+		return func() {
+			if err != nil {
+				s.LastErr = err
+				s.showError(err)
+				return
+			}
+			s.OpenPhoto(path)
+		}
 	})
 }
 

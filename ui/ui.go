@@ -81,16 +81,21 @@ func optionsFromPrefs(p fyne.Preferences) (app.Options, error) {
 }
 
 // Attach gives the state its app: lists the packs and loads the last one
-// (or the first), or offers the demo pack and installs on first run.
+// (or the first), or on first run offers the starter packs (the analytic
+// demo in a build without them) and installs.
 func (s *State) Attach(a *app.App) {
 	s.a = a
 	s.refreshPacks(func() {
 		if len(s.packs) == 0 {
-			s.status("no model pack installed: create the demo pack or install one")
+			if s.offerStarters() {
+				s.status("no model pack installed: install the starter packs or a pack of your own")
+			} else {
+				s.status("no model pack installed: create the demo pack or install one")
+			}
 			return
 		}
 		if s.pack != nil {
-			return // loaded meanwhile (demo or install)
+			return // loaded meanwhile (starter packs, demo or install)
 		}
 		last := s.fa.Preferences().String(PrefLastPack)
 		pick := s.packs[0]

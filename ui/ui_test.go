@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -143,11 +144,12 @@ func TestFirstRunOffersDemo(t *testing.T) {
 	h := &harness{t: t, win: w, q: make(chan func(), 4096)}
 	s := newState(fa, w)
 	s.post = func(fn func()) { h.q <- fn }
+	s.starters = app.NewStarterSet(fstest.MapFS{}, "packs") // a build without starter packs
 	s.build()
 	h.s = s
 	s.Attach(a)
 	h.idle()
-	if s.w.firstRun.Hidden {
+	if s.w.firstRun.Hidden || s.w.createDemo.Hidden || !s.w.installStarters.Hidden {
 		t.Fatal("first run: no offer to create the demo pack")
 	}
 	if !strings.Contains(s.w.packNote.Text, "No model pack") {
@@ -440,5 +442,47 @@ func TestCompareAndStickers(t *testing.T) {
 	paths, err := s.stickers.Export(t.TempDir(), "png", s.doc, false)
 	if err != nil || len(paths) != 1+len(s.stickers.Directions) {
 		t.Errorf("sticker export %v %v", paths, err)
+	}
+}
+
+// TestMaskOptionChoices: the mask normalisation and guidance choices show
+// the pack's defaults, set the settings an edit runs with, follow the
+// history, and the guidance is off while the baseline is chosen.
+func TestMaskOptionChoices(t *testing.T) {
+	h := newHarness(t)
+	s := h.s
+	h.open(astronaut)
+	norm, guide := app.MaskNormalizeChoices, app.MaskGuidanceChoices
+	if s.w.maskNormalize.Selected != norm[0].Label || s.w.maskGuidance.Selected != guide[0].Label {
+		t.Fatalf("choices show %q and %q, want the defaults %q and %q", s.w.maskNormalize.Selected, s.w.maskGuidance.Selected, norm[0].Label, guide[0].Label)
+	}
+	s.w.maskNormalize.SetSelected(norm[1].Label)
+	s.w.maskGuidance.SetSelected(guide[1].Label)
+	if s.settings.MaskNormalize != norm[1].Value || s.settings.MaskGuidance != guide[1].Value {
+		t.Fatalf("settings %q %q after choosing %q and %q", s.settings.MaskNormalize, s.settings.MaskGuidance, norm[1].Label, guide[1].Label)
+	}
+	test.Tap(s.w.edit)
+	h.idle()
+	if s.LastErr != nil {
+		t.Fatalf("edit failed: %v", s.LastErr)
+	}
+	hist := s.History()
+	if len(hist) != 1 || hist[0].Settings.MaskNormalize != norm[1].Value || hist[0].Settings.MaskGuidance != guide[1].Value {
+		t.Fatalf("the edit ran with %+v", hist[0].Settings)
+	}
+	test.Tap(s.w.useMask)
+	if s.w.useMask.Checked || !s.w.maskGuidance.Disabled() {
+		t.Error("the guidance choice stays enabled for the baseline")
+	}
+	test.Tap(s.w.useMask)
+	if s.w.maskGuidance.Disabled() {
+		t.Error("the guidance choice stays disabled for a mask-guided edit")
+	}
+	// Selecting the result restores its options.
+	s.w.maskGuidance.SetSelected(guide[0].Label)
+	s.w.maskNormalize.SetSelected(norm[0].Label)
+	test.Tap(s.w.history.Objects[1].(*thumb))
+	if s.w.maskGuidance.Selected != guide[1].Label || s.w.maskNormalize.Selected != norm[1].Label || s.settings.MaskGuidance != guide[1].Value {
+		t.Errorf("the result's options were not restored: %q %q", s.w.maskNormalize.Selected, s.w.maskGuidance.Selected)
 	}
 }

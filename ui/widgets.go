@@ -31,6 +31,9 @@ type widgets struct {
 	packInfo *widget.Button
 	packNote *widget.Label
 	firstRun *fyne.Container
+	// The first-run offer: the starter packs when this build has them,
+	// else the analytic demo.
+	installStarters, createDemo *widget.Button
 
 	direction *escSelect
 	target    *escEntry
@@ -43,20 +46,22 @@ type widgets struct {
 	s3        *sliderRow
 	lambda    *sliderRow
 
-	previewMask *widget.Button
-	showMask    *escCheck
-	opacity     *escSlider
-	paintMode   *widget.RadioGroup
-	brush       *escSlider
-	undo        *widget.Button
-	reset       *widget.Button
-	softMap     *canvas.Image
-	maskInfo    *widget.Label
+	previewMask   *widget.Button
+	maskNormalize *choiceSelect // order of the mask's normalisation and blur
+	showMask      *escCheck
+	opacity       *escSlider
+	paintMode     *widget.RadioGroup
+	brush         *escSlider
+	undo          *widget.Button
+	reset         *widget.Button
+	softMap       *canvas.Image
+	maskInfo      *widget.Label
 
-	preserve *escCheck
-	useMask  *escCheck
-	edit     *widget.Button
-	export   *widget.Button
+	preserve     *escCheck
+	useMask      *escCheck
+	maskGuidance *choiceSelect // Eq. 3 alone or with the latent blend
+	edit         *widget.Button
+	export       *widget.Button
 
 	progress *widget.ProgressBar
 	status   *widget.Label
@@ -160,9 +165,11 @@ func (s *State) build() {
 	w.packNote = widget.NewLabel("")
 	w.packNote.Wrapping = fyne.TextWrapWord
 	w.packNote.Importance = widget.WarningImportance
-	demo := widget.NewButtonWithIcon("Create demo pack", theme.ContentAddIcon(), s.CreateDemo)
+	w.installStarters = widget.NewButtonWithIcon("Install starter packs", theme.DownloadIcon(), s.InstallStarters)
+	w.installStarters.Importance = widget.HighImportance
+	w.createDemo = widget.NewButtonWithIcon("Create demo pack", theme.ContentAddIcon(), s.CreateDemo)
 	install := widget.NewButtonWithIcon("Install pack…", theme.DownloadIcon(), s.installDialog)
-	w.firstRun = container.NewVBox(demo, install)
+	w.firstRun = container.NewVBox(w.installStarters, w.createDemo, install)
 	w.firstRun.Hide()
 
 	// Settings.
@@ -255,6 +262,13 @@ func (s *State) build() {
 
 	// Mask.
 	w.previewMask = widget.NewButtonWithIcon("Preview mask", theme.VisibilityIcon(), s.PreviewMask)
+	w.maskNormalize = newChoiceSelect(app.MaskNormalizeChoices, func(v string) {
+		if w.syncing {
+			return
+		}
+		s.settings.MaskNormalize = v
+		s.inputsChanged("mask normalisation", true) // a new N: preview the mask again
+	}, esc)
 	w.showMask = newEscCheck("Overlay", func(bool) { s.updateMaskView() }, esc)
 	w.showMask.Checked = true
 	w.opacity = newEscSlider(0.1, 1, esc)
@@ -287,8 +301,22 @@ func (s *State) build() {
 		}
 	}, esc)
 	w.preserve.Checked = s.preserve
-	w.useMask = newEscCheck("Mask-guided (off: baseline)", func(bool) { s.inputsChanged("mask mode", false) }, esc)
+	w.useMask = newEscCheck("Mask-guided (off: baseline)", func(on bool) {
+		if on {
+			w.maskGuidance.Enable()
+		} else {
+			w.maskGuidance.Disable() // the baseline has no mask to guide with
+		}
+		s.inputsChanged("mask mode", false)
+	}, esc)
 	w.useMask.Checked = true
+	w.maskGuidance = newChoiceSelect(app.MaskGuidanceChoices, func(v string) {
+		if w.syncing {
+			return
+		}
+		s.settings.MaskGuidance = v
+		s.inputsChanged("mask guidance", false) // acts on the edit, not on the mask
+	}, esc)
 	w.edit = widget.NewButtonWithIcon("Edit", theme.MediaPlayIcon(), s.Edit)
 	w.edit.Importance = widget.HighImportance
 	w.export = widget.NewButtonWithIcon("Export…", theme.DocumentSaveIcon(), s.exportDialog)
@@ -319,6 +347,7 @@ func (s *State) build() {
 		widget.NewSeparator(),
 		heading("Mask"),
 		w.previewMask,
+		labelled("Order", w.maskNormalize.escSelect),
 		container.NewBorder(nil, nil, w.showMask, nil, w.opacity),
 		container.NewBorder(nil, nil, widget.NewLabel("Paint"), nil, w.paintMode),
 		container.NewBorder(nil, nil, widget.NewLabel("Brush"), nil, w.brush),
@@ -327,7 +356,8 @@ func (s *State) build() {
 	)
 	sideScroll := container.NewVScroll(container.NewPadded(side))
 	sideScroll.SetMinSize(fyne.NewSize(360, 200))
-	runBox := container.NewPadded(container.NewVBox(widget.NewSeparator(), w.preserve, w.useMask,
+	runBox := container.NewPadded(container.NewVBox(widget.NewSeparator(), w.preserve,
+		container.NewBorder(nil, nil, w.useMask, nil, w.maskGuidance.escSelect),
 		container.NewGridWithColumns(2, w.edit, w.export)))
 	sidePanel := container.NewBorder(nil, runBox, nil, nil, sideScroll)
 
@@ -455,8 +485,16 @@ func (s *State) updatePackPicker() {
 	}
 	w.syncing = false
 	if len(s.packs) == 0 && s.a != nil {
+		if s.offerStarters() {
+			w.installStarters.Show()
+			w.createDemo.Hide()
+			w.packNote.SetText("No model pack is installed. Install the starter packs (small models learned from cartoon portraits; they come with Likeness) or install a pack folder or .zip.")
+		} else {
+			w.installStarters.Hide()
+			w.createDemo.Show()
+			w.packNote.SetText("No model pack is installed. Create the demo pack (it tints a region; it is not a trained editor) or install a pack folder or .zip.")
+		}
 		w.firstRun.Show()
-		w.packNote.SetText("No model pack is installed. Create the demo pack (it tints a region; it is not a trained editor) or install a pack folder or .zip.")
 		w.packNote.Show()
 	} else {
 		w.firstRun.Hide()
@@ -512,6 +550,42 @@ func (s *State) syncSettingsToWidgets() {
 	w.s2.set(st.S2)
 	w.s3.set(st.S3)
 	w.lambda.set(st.Lambda)
+	w.maskNormalize.set(st.MaskNormalize)
+	w.maskGuidance.set(st.MaskGuidance)
+}
+
+// choiceSelect shows an app.Choice list by label and reports values.
+type choiceSelect struct {
+	*escSelect
+	choices []app.Choice
+}
+
+func newChoiceSelect(choices []app.Choice, changed func(value string), esc func()) *choiceSelect {
+	labels := make([]string, len(choices))
+	for i, c := range choices {
+		labels[i] = c.Label
+	}
+	c := &choiceSelect{choices: choices}
+	c.escSelect = newEscSelect(labels, func(label string) {
+		for _, ch := range choices {
+			if ch.Label == label {
+				changed(ch.Value)
+				return
+			}
+		}
+	}, esc)
+	return c
+}
+
+// set selects the choice whose value is v (nothing for an unknown value).
+func (c *choiceSelect) set(v string) {
+	for _, ch := range c.choices {
+		if ch.Value == v {
+			c.SetSelected(ch.Label)
+			return
+		}
+	}
+	c.ClearSelected()
 }
 
 // updateDocView shows the photo or the selected result.

@@ -30,7 +30,7 @@ func (a *Analytic) AlphaBar(t int) float64 {
 }
 
 // EncodeMean is the VAE latent mean [4,h,w] of an RGB image [3,H,W] in
-// [-1,1]: Menc times the 8x8 block averages.
+// [-1,1]: Menc times the f×f block averages (f = LatentFactor).
 func (a *Analytic) EncodeMean(chw []float32) []float32 {
 	avg := a.blockAverage(chw)
 	n := a.LatentSize()
@@ -59,31 +59,31 @@ func (a *Analytic) EncodeParameters(chw []float32) []float32 {
 }
 
 func (a *Analytic) blockAverage(chw []float32) []float64 {
-	H, n := a.Resolution, a.LatentSize()
+	H, n, f := a.Resolution, a.LatentSize(), a.LatentFactor
 	avg := make([]float64, 3*n*n)
 	for c := range 3 {
 		for y := range H {
 			for x := range H {
-				avg[c*n*n+(y/8)*n+x/8] += float64(chw[(c*H+y)*H+x])
+				avg[c*n*n+(y/f)*n+x/f] += float64(chw[(c*H+y)*H+x])
 			}
 		}
 	}
 	for i := range avg {
-		avg[i] /= 64
+		avg[i] /= float64(f * f)
 	}
 	return avg
 }
 
 // Decode is the vae_decoder's RGB image [3,H,W] for an (unscaled) latent
 // [4,h,w]: every pixel of block (i,j) is Mdec · latent[:,i,j]. So
-// Decode(EncodeMean(x)) is the 8x8 block average of x.
+// Decode(EncodeMean(x)) is the f×f block average of x.
 func (a *Analytic) Decode(latent []float32) []float32 {
-	H, n := a.Resolution, a.LatentSize()
+	H, n, f := a.Resolution, a.LatentSize(), a.LatentFactor
 	out := make([]float32, 3*H*H)
 	for c := range 3 {
 		for y := range H {
 			for x := range H {
-				p := (y/8)*n + x/8
+				p := (y/f)*n + x/f
 				var s float64
 				for k := range 4 {
 					s += a.Mdec[c][k] * float64(latent[k*n*n+p])

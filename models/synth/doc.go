@@ -9,7 +9,8 @@
 // # Sizes and files
 //
 // D = 16 (text hidden size), K = 4 image tokens, Dc = 8 (image embedding),
-// h = w = resolution/8. Opset 17, IR version 8, float32 weights. Batch
+// h = w = resolution/f with f = Options.LatentFactor (the manifest's
+// latent_factor, default 8). Opset 17, IR version 8, float32 weights. Batch
 // dimensions are dim_param "batch" (or dim_value 1 with FixedBatch). The
 // manifest likeness.json has format 1, the cartoon pack's prompts, subjects,
 // source "neutral expression", the directions angry, shocked, laughing,
@@ -42,9 +43,9 @@
 // Analytic.Mask. At 512: rows 12..35, columns 20..43; at 64: rows 1..3,
 // columns 2..4.
 //
-// VAE encoder: a Conv with kernel 8 and stride 8 whose weight is Menc[k][c]/64
-// at all 64 positions, so the latent mean is Menc times the 8x8 block
-// average of the RGB image, with
+// VAE encoder: a Conv with kernel f and stride f whose weight is
+// Menc[k][c]/f² at all f² positions, so the latent mean is Menc times the f×f
+// block average of the RGB image, with
 //
 //	Menc = (5,0,0), (0,5,0), (0,0,5), (2.5,2.5,2.5)
 //
@@ -52,10 +53,10 @@
 // channel 3). With LatentParameters the output has 8 channels, the last four
 // the constant log-variance −2 (from the bias).
 //
-// VAE decoder: a ConvTranspose with kernel 8 and stride 8 whose weight is
+// VAE decoder: a ConvTranspose with kernel f and stride f whose weight is
 // Mdec[c][k] at all positions, Mdec = the pseudo-inverse of Menc, which is
 // exactly (1/35)·[(6,−1,−1,2), (−1,6,−1,2), (−1,−1,6,2)]. So decoding an
-// encoded image gives its 8x8 block average, and the engine's "divide by
+// encoded image gives its f×f block average, and the engine's "divide by
 // vae_scaling_factor, then decode" of z0 reproduces the block-averaged photo.
 //
 // Image encoder (mcdm): image_embeds = (mean of each CLIP-normalised channel

@@ -271,19 +271,19 @@ func (b *builder) timestepInput(t pb.DataType) {
 
 func (a *Analytic) vaeEncoder() []byte {
 	b := a.newBuilder("vae_encoder")
-	H, n := int64(a.Resolution), int64(a.LatentSize())
+	H, n, f := int64(a.Resolution), int64(a.LatentSize()), int64(a.LatentFactor)
 	x := b.floatIn("sample", b.dims(3, H, H))
 	co, name := int64(4), "latent_sample"
 	if a.LatentParameters {
 		co, name = 8, "latent_parameters"
 	}
-	w := make([]float64, co*3*64)
+	w := make([]float64, co*3*f*f)
 	bias := make([]float64, co)
 	for k := range co {
 		for c := range int64(3) {
-			for p := range int64(64) {
+			for p := range f * f {
 				if k < 4 {
-					w[(k*3+c)*64+p] = a.Menc[k][c] / 64
+					w[(k*3+c)*f*f+p] = a.Menc[k][c] / float64(f*f)
 				}
 			}
 		}
@@ -292,26 +292,26 @@ func (a *Analytic) vaeEncoder() []byte {
 		}
 	}
 	out := b.floatOut(name, b.dims(co, n, n))
-	b.Node("Conv", []string{x, b.floats("W", []int64{co, 3, 8, 8}, w), b.floats("B", []int64{co}, bias)}, []string{out},
-		pb.AttrInts("kernel_shape", 8, 8), pb.AttrInts("strides", 8, 8))
+	b.Node("Conv", []string{x, b.floats("W", []int64{co, 3, f, f}, w), b.floats("B", []int64{co}, bias)}, []string{out},
+		pb.AttrInts("kernel_shape", f, f), pb.AttrInts("strides", f, f))
 	return b.model()
 }
 
 func (a *Analytic) vaeDecoder() []byte {
 	b := a.newBuilder("vae_decoder")
-	H, n := int64(a.Resolution), int64(a.LatentSize())
+	H, n, f := int64(a.Resolution), int64(a.LatentSize()), int64(a.LatentFactor)
 	z := b.floatIn("latent_sample", b.dims(4, n, n))
-	w := make([]float64, 4*3*64)
-	for k := range 4 {
-		for c := range 3 {
-			for p := range 64 {
-				w[(k*3+c)*64+p] = a.Mdec[c][k]
+	w := make([]float64, 4*3*f*f)
+	for k := range int64(4) {
+		for c := range int64(3) {
+			for p := range f * f {
+				w[(k*3+c)*f*f+p] = a.Mdec[c][k]
 			}
 		}
 	}
 	out := b.floatOut("sample", b.dims(3, H, H))
-	b.Node("ConvTranspose", []string{z, b.floats("W", []int64{4, 3, 8, 8}, w)}, []string{out},
-		pb.AttrInts("kernel_shape", 8, 8), pb.AttrInts("strides", 8, 8))
+	b.Node("ConvTranspose", []string{z, b.floats("W", []int64{4, 3, f, f}, w)}, []string{out},
+		pb.AttrInts("kernel_shape", f, f), pb.AttrInts("strides", f, f))
 	return b.model()
 }
 

@@ -30,8 +30,12 @@ const (
 
 // Options choose the pack variant.
 type Options struct {
-	Kind         string // "mcdm" (default), "ip2p", "sd"
-	Resolution   int    // default 512; a multiple of 8, 64..4096
+	Kind       string // "mcdm" (default), "ip2p", "sd"
+	Resolution int    // default 512; a multiple of LatentFactor, 64..4096
+	// LatentFactor is the VAE's spatial downsampling f (h = Resolution/f): a
+	// power of two from 2 to 64, default 8. It is written to the manifest
+	// as latent_factor; with NoManifest the VAE's fixed shapes carry it.
+	LatentFactor int
 	Name         string // manifest name; default "Likeness demo (analytic, <kind>)"
 	FixedBatch   bool   // batch dims are dim_value 1 instead of dim_param "batch"
 	IDs32        bool   // text_encoder input_ids int32 instead of int64
@@ -60,6 +64,9 @@ type Options struct {
 	OptimumDims bool
 	// SpatialLatentScale is the manifest's spatial_latent_scale (0 means 1).
 	SpatialLatentScale float64
+	// MaskNormalize and MaskGuidance are the manifest's defaults of the same
+	// names ("" leaves them out: the contract's defaults).
+	MaskNormalize, MaskGuidance string
 }
 
 // Rect is a rectangle of latent cells, rows [Row0,Row1) and cols [Col0,Col1).
@@ -76,6 +83,7 @@ type Rect struct {
 type Analytic struct {
 	Kind               string  `json:"kind"`
 	Resolution         int     `json:"resolution"`
+	LatentFactor       int     `json:"latent_factor"` // f: the VAE works in f×f blocks
 	VAEScalingFactor   float64 `json:"vae_scaling_factor"`
 	SpatialLatentScale float64 `json:"spatial_latent_scale"`
 
@@ -108,7 +116,7 @@ type Analytic struct {
 	Q1 [][]float64  `json:"q1"` // [4][K*D]: tokens += mean over h,w of latent · Q1
 	Q2 [][]float64  `json:"q2"` // [Dc][K*D]: tokens += image_embeds · Q2
 
-	Menc   [4][3]float64 `json:"menc"`   // VAE mean = Menc · 8x8 block average of RGB
+	Menc   [4][3]float64 `json:"menc"`   // VAE mean = Menc · f×f block average of RGB
 	Mdec   [3][4]float64 `json:"mdec"`   // the pseudo-inverse of Menc
 	LogVar float64       `json:"logvar"` // latent_parameters channels 4..7
 
@@ -153,12 +161,19 @@ func New(o Options) (*Analytic, error) {
 	if kind != KindMCDM && kind != KindIP2P && kind != KindSD {
 		return nil, fmt.Errorf("%w: kind %q (want mcdm, ip2p or sd)", errOptions, o.Kind)
 	}
+	f := o.LatentFactor
+	if f == 0 {
+		f = 8
+	}
+	if f < 2 || f > 64 || f&(f-1) != 0 {
+		return nil, fmt.Errorf("%w: latent factor %d (want a power of two from 2 to 64)", errOptions, o.LatentFactor)
+	}
 	res := o.Resolution
 	if res == 0 {
 		res = 512
 	}
-	if res%8 != 0 || res < 64 || res > 4096 {
-		return nil, fmt.Errorf("%w: resolution %d (want a multiple of 8 from 64 to 4096)", errOptions, o.Resolution)
+	if res%f != 0 || res < 64 || res > 4096 {
+		return nil, fmt.Errorf("%w: resolution %d (want a multiple of the latent factor %d from 64 to 4096)", errOptions, o.Resolution, f)
 	}
 	ts := o.TimestepKind
 	if ts == "" {
@@ -182,7 +197,7 @@ func New(o Options) (*Analytic, error) {
 		return nil, err
 	}
 	a := &Analytic{
-		Kind: kind, Resolution: res, VAEScalingFactor: 0.18215, SpatialLatentScale: sls,
+		Kind: kind, Resolution: res, LatentFactor: f, VAEScalingFactor: 0.18215, SpatialLatentScale: sls,
 		FixedBatch: o.FixedBatch, IDs32: o.IDs32, TimestepKind: ts, ScalarTimestep: o.ScalarTimestep,
 		Float16: o.Float16, LatentParameters: o.LatentParameters, Nonlinear: o.Nonlinear, OptimumDims: o.OptimumDims, ExternalData: o.ExternalData, AttentionMask: o.AttentionMask,
 		TextLen: TextLen, D: Hidden, K: ImgTokens, Dc: EmbedDim, VocabSize: len(vocab),
@@ -232,7 +247,7 @@ func New(o Options) (*Analytic, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := res / 8
+	h := res / f
 	a.Region = Rect{Row0: 3 * h / 16, Row1: 9 * h / 16, Col0: 5 * h / 16, Col1: 11 * h / 16}
 	return a, nil
 }
@@ -294,8 +309,8 @@ var clipVocab = sync.OnceValues(func() (map[string]int64, error) {
 	return v, nil
 })
 
-// LatentSize is h = w = Resolution/8.
-func (a *Analytic) LatentSize() int { return a.Resolution / 8 }
+// LatentSize is h = w = Resolution/LatentFactor.
+func (a *Analytic) LatentSize() int { return a.Resolution / a.LatentFactor }
 
 // Channels is the UNet sample's channel count: 8 for mcdm and ip2p, 4 for sd.
 func (a *Analytic) Channels() int {

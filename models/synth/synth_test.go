@@ -38,6 +38,8 @@ var variants = []struct {
 	{"sd", Options{Kind: KindSD, TimestepKind: "int64"}},
 	{"sd-fixed-f16-nonlinear-scalar", Options{Kind: KindSD, FixedBatch: true, Float16: true, Nonlinear: true,
 		ScalarTimestep: true, TimestepKind: "float32"}},
+	{"mcdm-latent-factor-4", Options{LatentFactor: 4}},
+	{"ip2p-latent-factor-16-nomanifest-params", Options{Kind: KindIP2P, LatentFactor: 16, NoManifest: true, LatentParameters: true}},
 }
 
 func writePack(t *testing.T, o Options) (string, *Analytic) {
@@ -86,7 +88,7 @@ func contractIO(a *Analytic) map[string][2][]tensorSpec {
 	if a.ScalarTimestep {
 		tsDims = []int64{}
 	}
-	H, h := int64(a.Resolution), int64(a.Resolution/8)
+	H, h := int64(a.Resolution), int64(a.Resolution/a.LatentFactor) // h = H/f
 	C, L := int64(8), int64(77)
 	switch a.Kind {
 	case KindSD:
@@ -490,6 +492,7 @@ func TestManifestAndFiles(t *testing.T) {
 		Name             string  `json:"name"`
 		Kind             string  `json:"kind"`
 		Resolution       int     `json:"resolution"`
+		LatentFactor     int     `json:"latent_factor"`
 		VAEScalingFactor float64 `json:"vae_scaling_factor"`
 		NullSpatial      string  `json:"null_spatial"`
 		Source           string  `json:"source"`
@@ -504,7 +507,7 @@ func TestManifestAndFiles(t *testing.T) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatal(err)
 	}
-	if m.Format != 1 || m.Kind != "mcdm" || m.Resolution != 64 || m.VAEScalingFactor != 0.18215 ||
+	if m.Format != 1 || m.Kind != "mcdm" || m.Resolution != 64 || m.LatentFactor != 8 || m.VAEScalingFactor != 0.18215 ||
 		m.NullSpatial != "black_image" || m.Source != "neutral expression" || m.Name != "Likeness demo (analytic, mcdm)" ||
 		m.Prompts["target"] != "a {subject}, {target}" {
 		t.Errorf("manifest %+v", m)
@@ -518,6 +521,25 @@ func TestManifestAndFiles(t *testing.T) {
 	}
 	if m.Defaults["lambda"] != 0.35 || m.Defaults["s3"] != 5.0 || m.Defaults["scheduler"] != "unipc" || m.Defaults["steps"] != 20.0 {
 		t.Errorf("defaults %v", m.Defaults)
+	}
+	if _, ok := m.Defaults["mask_normalize"]; ok {
+		t.Errorf("mask_normalize written without being asked for: %v", m.Defaults)
+	}
+	// The latent factor and the mask options reach the manifest.
+	dir4, _ := writePack(t, Options{LatentFactor: 4, MaskNormalize: "blur_then_normalize", MaskGuidance: "eq3_latent_blend"})
+	raw4, err := os.ReadFile(filepath.Join(dir4, ManifestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m4 struct {
+		LatentFactor int `json:"latent_factor"`
+		Defaults     map[string]any
+	}
+	if err := json.Unmarshal(raw4, &m4); err != nil {
+		t.Fatal(err)
+	}
+	if m4.LatentFactor != 4 || m4.Defaults["mask_normalize"] != "blur_then_normalize" || m4.Defaults["mask_guidance"] != "eq3_latent_blend" {
+		t.Errorf("factor-4 manifest: latent_factor %d, defaults %v", m4.LatentFactor, m4.Defaults)
 	}
 	var onDisk []string
 	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
@@ -637,7 +659,9 @@ func TestWriteFailureLeavesNothing(t *testing.T) {
 
 func TestBadOptions(t *testing.T) {
 	for _, o := range []Options{{Kind: "sdxl"}, {Resolution: 60}, {Resolution: 56}, {TimestepKind: "int32"},
-		{SpatialLatentScale: -1}, {SpatialLatentScale: math.NaN()}} {
+		{SpatialLatentScale: -1}, {SpatialLatentScale: math.NaN()},
+		{LatentFactor: 1}, {LatentFactor: 3}, {LatentFactor: 6}, {LatentFactor: -4}, {LatentFactor: 128},
+		{Resolution: 72, LatentFactor: 16}, {Resolution: 66, LatentFactor: 4}} {
 		dir := filepath.Join(t.TempDir(), "pack")
 		if _, err := Write(dir, o); !errors.Is(err, errOptions) {
 			t.Errorf("%+v: err = %v", o, err)
@@ -682,6 +706,9 @@ func TestClosedFormConstants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if a.LatentFactor != 8 || a.LatentSize() != 8 {
+		t.Errorf("default latent factor %d, latent size %d; want 8 and 8", a.LatentFactor, a.LatentSize())
+	}
 	for r := range 3 {
 		for k := range 4 {
 			want := 2.0 / 35
@@ -696,27 +723,40 @@ func TestClosedFormConstants(t *testing.T) {
 			}
 		}
 	}
-	// decode(encode(x)) is the 8x8 block average
-	r := rand.New(rand.NewPCG(5, 6))
-	x := uniform(r, 3*64*64)
-	y := a.Decode(a.EncodeMean(x))
-	for c := range 3 {
-		for by := range 8 {
-			for bx := range 8 {
-				var s float64
-				for p := range 64 {
-					s += float64(x[(c*64+by*8+p/8)*64+bx*8+p%8])
-				}
-				for p := range 64 {
-					if d := float64(y[(c*64+by*8+p/8)*64+bx*8+p%8]) - s/64; math.Abs(d) > 1e-6 {
-						t.Fatalf("block (%d,%d,%d) off by %v", c, by, bx, d)
+	// decode(encode(x)) is the f×f block average, for each latent factor f
+	for _, c := range []struct {
+		f      int
+		region Rect
+	}{{8, Rect{1, 4, 2, 5}}, {4, Rect{3, 9, 5, 11}}, {16, Rect{0, 2, 1, 2}}} {
+		a, err := New(Options{Resolution: 64, LatentFactor: c.f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, n := c.f, 64/c.f
+		if a.LatentSize() != n {
+			t.Fatalf("f=%d: latent size %d, want %d", f, a.LatentSize(), n)
+		}
+		r := rand.New(rand.NewPCG(5, 6))
+		x := uniform(r, 3*64*64)
+		y := a.Decode(a.EncodeMean(x))
+		for ch := range 3 {
+			for by := range n {
+				for bx := range n {
+					var s float64
+					for p := range f * f {
+						s += float64(x[(ch*64+by*f+p/f)*64+bx*f+p%f])
+					}
+					for p := range f * f {
+						if d := float64(y[(ch*64+by*f+p/f)*64+bx*f+p%f]) - s/float64(f*f); math.Abs(d) > 1e-6 {
+							t.Fatalf("f=%d: block (%d,%d,%d) off by %v", f, ch, by, bx, d)
+						}
 					}
 				}
 			}
 		}
-	}
-	if a.Region != (Rect{1, 4, 2, 5}) {
-		t.Errorf("region %+v", a.Region)
+		if a.Region != c.region {
+			t.Errorf("f=%d: region %+v, want %+v", f, a.Region, c.region)
+		}
 	}
 	ab := AlphasCumprod(1000, 0.00085, 0.012)
 	if math.Abs(ab[0]-(1-0.00085)) > 1e-15 || math.Abs(ab[999]-0.0046601) > 1e-6 {

@@ -42,6 +42,8 @@ type defaults struct {
 	MaskSeeds      int     `json:"mask_seeds"`
 	MaskNoiseSteps int     `json:"mask_noise_steps"`
 	BlurKernel     int     `json:"blur_kernel"`
+	MaskNormalize  string  `json:"mask_normalize,omitempty"`
+	MaskGuidance   string  `json:"mask_guidance,omitempty"`
 }
 
 type fileInfo struct {
@@ -54,6 +56,7 @@ type manifest struct {
 	Name               string              `json:"name"`
 	Kind               string              `json:"kind"`
 	Resolution         int                 `json:"resolution"`
+	LatentFactor       int                 `json:"latent_factor"`
 	VAEScalingFactor   float64             `json:"vae_scaling_factor"`
 	SpatialLatentScale float64             `json:"spatial_latent_scale"`
 	NullSpatial        string              `json:"null_spatial,omitempty"`
@@ -118,7 +121,7 @@ func Write(dir string, o Options) (*Analytic, error) {
 	if err != nil {
 		return nil, fmt.Errorf("write analytic pack: %w", err)
 	}
-	if err := a.writeAll(tmp, name, o.NoManifest); err != nil {
+	if err := a.writeAll(tmp, name, o); err != nil {
 		return nil, errors.Join(err, os.RemoveAll(tmp))
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
@@ -135,7 +138,7 @@ func Write(dir string, o Options) (*Analytic, error) {
 	return a, nil
 }
 
-func (a *Analytic) writeAll(dir, name string, noManifest bool) error {
+func (a *Analytic) writeAll(dir, name string, o Options) error {
 	files := map[string]fileInfo{}
 	put := func(rel string, data []byte) error {
 		p := filepath.Join(dir, filepath.FromSlash(rel))
@@ -203,14 +206,14 @@ func (a *Analytic) writeAll(dir, name string, noManifest bool) error {
 			return err
 		}
 	}
-	if noManifest {
+	if o.NoManifest {
 		b, err := marshal(a)
 		if err != nil {
 			return err
 		}
 		return put(ParamsFile, b)
 	}
-	b, err := marshal(a.manifest(name, files))
+	b, err := marshal(a.manifest(name, files, o))
 	if err != nil {
 		return err
 	}
@@ -225,9 +228,9 @@ func marshal(v any) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-func (a *Analytic) manifest(name string, files map[string]fileInfo) manifest {
+func (a *Analytic) manifest(name string, files map[string]fileInfo, o Options) manifest {
 	m := manifest{
-		Format: 1, Name: name, Kind: a.Kind, Resolution: a.Resolution,
+		Format: 1, Name: name, Kind: a.Kind, Resolution: a.Resolution, LatentFactor: a.LatentFactor,
 		VAEScalingFactor: a.VAEScalingFactor, SpatialLatentScale: a.SpatialLatentScale,
 		Prompts:  map[string]string{"source": "a {subject}, {source}", "target": "a {subject}, {target}"},
 		Subjects: []string{"person", "man", "woman"},
@@ -236,7 +239,7 @@ func (a *Analytic) manifest(name string, files map[string]fileInfo) manifest {
 		// tinted region (larger values scale the spatial term, which a
 		// linear oracle turns into contrast); s3 = 5 as the paper.
 		Defaults: defaults{S1: 1, S2: 1, S3: 5, Lambda: 0.35, Steps: 20, Scheduler: "unipc",
-			MaskSeeds: 10, MaskNoiseSteps: 10, BlurKernel: 5},
+			MaskSeeds: 10, MaskNoiseSteps: 10, BlurKernel: 5, MaskNormalize: o.MaskNormalize, MaskGuidance: o.MaskGuidance},
 		Files:    files,
 		Analytic: a,
 	}
@@ -297,10 +300,15 @@ func Load(dir string) (*Analytic, error) {
 // check rejects parameters the closed forms would index out of range with.
 func (a *Analytic) check(file string) error {
 	bad := func(what string) error { return fmt.Errorf("%s: bad analytic parameters: %s", file, what) }
+	if a.LatentFactor == 0 {
+		a.LatentFactor = 8 // written before packs could choose it
+	}
 	switch {
 	case a.Kind != KindMCDM && a.Kind != KindIP2P && a.Kind != KindSD:
 		return bad("kind " + a.Kind)
-	case a.Resolution < 64 || a.Resolution%8 != 0:
+	case a.LatentFactor < 2 || a.LatentFactor&(a.LatentFactor-1) != 0:
+		return bad("latent factor")
+	case a.Resolution < 64 || a.Resolution%a.LatentFactor != 0:
 		return bad("resolution")
 	case a.D < len(a.Words) || len(a.Words) != len(a.WordIDs) || len(a.Tint) != len(a.Words):
 		return bad("words")

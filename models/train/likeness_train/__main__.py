@@ -68,6 +68,7 @@ def main(argv=None):
     p.add_argument("--fp16-weights", action="store_true",
                    help="store weights as float16 (computed in float32): half the size")
     p.add_argument("--raw", action="store_true", help="export the live weights, not the EMA")
+    p.add_argument("--ae", help="autoencoder to ship instead of the run's (e.g. train-decoder's)")
 
     p = sub.add_parser("sample", help="torch reference sampler for a trained run")
     p.add_argument("--run", required=True)
@@ -85,7 +86,7 @@ def main(argv=None):
     p.add_argument("--mask-guidance", default="eq3")
     p.add_argument("--mask-noise-steps", type=int, default=10)
     p.add_argument("--subject", default="person")
-    p.add_argument("--pack", help="use this exported pack's manifest and (fp16-rounded) weights' run")
+    p.add_argument("--ae", help="autoencoder override, as for export")
     p.add_argument("--out", required=True)
 
     a = ap.parse_args(argv)

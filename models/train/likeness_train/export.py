@@ -52,16 +52,21 @@ def fp16_round(state, min_elems=256):
     return out
 
 
-def load_run(run, raw=False, fp16=False):
-    """(mcdm, ae, scale, cfg, task) of a training run, EMA weights by default."""
+def load_run(run, raw=False, fp16=False, ae=None):
+    """(mcdm, ae, scale, cfg, task) of a training run, EMA weights by default.
+    `ae` overrides the autoencoder (e.g. one with a fine-tuned decoder; its
+    encoder must be the one the run trained on)."""
     ck = torch.load(os.path.join(run, "ckpt.pt"), map_location="cpu")
     cfg = ck["config"]
     mcdm = nets.MCDM(cfg)
     state = ck["model"] if raw else ck["ema"]
-    ae_path = ck["ae"]
+    ae_path = ae or ck["ae"]
     if not os.path.exists(ae_path):
         ae_path = os.path.join(run, "ae.pt")
-    ae, scale, _ = train.load_ae(ae_path)
+    ae, scale, aeck = train.load_ae(ae_path)
+    if abs(scale - ck["scale"]) > 1e-6 * abs(ck["scale"]):
+        raise ValueError(f"{ae_path}: latent scale {scale} differs from the run's {ck['scale']}: "
+                         "not the encoder this run trained on")
     if fp16:
         state = fp16_round(state)
         ae.load_state_dict(fp16_round(ae.state_dict()))
@@ -147,7 +152,7 @@ def manifest(name, task, cfg, scale, files, defaults=None):
 
 def export(args):
     fp16 = bool(getattr(args, "fp16_weights", False))
-    mcdm, ae, scale, cfg, task, ck = load_run(args.run, raw=args.raw, fp16=fp16)
+    mcdm, ae, scale, cfg, task, ck = load_run(args.run, raw=args.raw, fp16=fp16, ae=args.ae)
     name = args.name or NAMES.get(task, task)
     out = os.path.abspath(args.out)
     parent = os.path.dirname(out)

@@ -27,8 +27,8 @@ CONFIGS = {
     ),
     # For tests: trains for a few steps in seconds.
     "micro": dict(
-        resolution=32, latent_factor=4, latent_channels=4,
-        ae_channels=(16, 32), ae_res_blocks=(0, 1),
+        resolution=64, latent_factor=8, latent_channels=4,
+        ae_channels=(8, 16, 32, 32), ae_res_blocks=(0, 0, 0, 1),
         text_dim=32, text_layers=1, text_heads=2, text_buckets=2048,
         image_dim=32, image_tokens=4,
         block_out_channels=(16, 32), layers_per_block=1,

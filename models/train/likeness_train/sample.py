@@ -282,7 +282,7 @@ def read_npy(path):
 
 def main(a):
     from . import export
-    mcdm, ae, scale, cfg, task, _ = export.load_run(a.run, fp16=True)
+    mcdm, ae, scale, cfg, task, _ = export.load_run(a.run, fp16=True, ae=a.ae)
     pipe = Pipeline(mcdm, ae, scale, cfg, task)
     u8 = data.load_rgb(a.input, cfg["resolution"])
     noise = read_npy(a.noise)

@@ -23,5 +23,5 @@ def run_module(*args, env=None, timeout=600):
 def micro_ae(tmp_path_factory):
     out = tmp_path_factory.mktemp("ae")
     run_module("train-ae", "--config", "micro", "--identities", "8", "--steps", "30", "--batch", "8",
-               "--crop", "32", "--out", str(out))
+               "--crop", "64", "--out", str(out))
     return str(out / "ae.pt")

@@ -1,0 +1,243 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"text/tabwriter"
+
+	"likeness/app"
+	"likeness/engine"
+	"likeness/eval"
+	"likeness/models"
+)
+
+const evalHelp = `likeness eval: the paper's Table 1 for a pack, on a folder of generated pairs.
+
+  likeness eval --pack P --pairs DIR --out REPORT/ [--split test|val|all] [--limit N] [settings flags]
+  likeness eval --calibrate --pack P --pairs DIR [--write]
+
+DIR is what ` + "`python3 -m likeness_train pairs`" + ` writes: DIR/index.jsonl and the PNGs it names.
+For every pair (the pack's defaults, the pair's direction, one --seed) it computes the model's mask,
+the baseline (w/o mask), mask-guided with each mask_guidance, and the product (mask-guided at the
+pack's mask_guidance with Preserve), and scores each against the true target: SSIM and PSNR, both
+also outside the true change, whether the edit is recognised (the nearest of the identity's
+renderings on the face box is its own target), and the mask's recall of the true change and its
+area relative to it. REPORT/ gets index.html (with thumbnails), report.json, summary.csv (per
+direction and overall) and pairs.csv, each written atomically.
+
+--calibrate uses only the pairs of split "val" (never test pairs) and grid-searches λ (0.10 to
+0.60), mask_normalize and mask_guidance; a settings flag given fixes that value. Rule: ` + eval.CalibrationRule + `.
+--write stores the choice in the pack's likeness.json defaults.
+
+Flags:
+`
+
+func runEval(ctx context.Context, env *env, args []string) error {
+	fs := newFlags(env, "eval")
+	f := addEditFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), evalHelp)
+		fs.PrintDefaults()
+	}
+	pairsDir := fs.String("pairs", "", "folder of generated pairs (with index.jsonl)")
+	split := fs.String("split", eval.SplitTest, "pairs to evaluate: test, val or all")
+	limit := fs.Int("limit", 0, "evaluate at most N pairs (0 = all)")
+	calibrate := fs.Bool("calibrate", false, "choose λ and the mask options on the validation pairs (see above)")
+	write := fs.Bool("write", false, "with --calibrate: write the choice into the pack's likeness.json defaults")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	for _, name := range []string{"input", "crop", "target"} {
+		if f.set(name) {
+			return usageErr("--%s does not apply to eval: the pairs folder gives the photos and directions", name)
+		}
+	}
+	if *pairsDir == "" {
+		return usageErr("--pairs is required (a folder with index.jsonl)")
+	}
+	switch *split {
+	case eval.SplitTest, eval.SplitVal, eval.SplitAll:
+	default:
+		return usageErr("--split %q: want test, val or all", *split)
+	}
+	if *limit < 0 {
+		return usageErr("--limit %d: want 0 (all) or more", *limit)
+	}
+	if *calibrate {
+		if f.out != "" {
+			return usageErr("--calibrate writes no report: drop --out (use --json for the whole grid)")
+		}
+		if isSet(fs, "split") && *split != eval.SplitVal {
+			return usageErr("--calibrate uses the validation pairs only (split val), never %q", *split)
+		}
+	} else {
+		if *write {
+			return usageErr("--write goes with --calibrate")
+		}
+		if f.out == "" {
+			return usageErr("--out is required (the report folder)")
+		}
+		if sameDir(f.out, *pairsDir) {
+			return usageErr("--out must not be the pairs folder")
+		}
+		if err := eval.CheckWritable(f.out, f.overwrite); err != nil {
+			return err
+		}
+	}
+	folder, err := eval.ReadFolder(*pairsDir)
+	if err != nil {
+		return err
+	}
+	// Calibration never sees a test pair, whatever the flags.
+	var pairs []eval.Pair
+	if *calibrate {
+		pairs = folder.Select(eval.SplitVal, f.direction, *limit)
+		if len(pairs) == 0 {
+			return fmt.Errorf("%s: no validation pairs (split %q) to calibrate on; calibration never uses test pairs (make some with the trainer's pairs command)", *pairsDir, eval.SplitVal)
+		}
+	} else {
+		pairs = folder.Select(*split, f.direction, *limit)
+		if len(pairs) == 0 && f.direction != "" {
+			return fmt.Errorf("%s: no pairs of split %q and direction %q", *pairsDir, *split, f.direction)
+		}
+		if len(pairs) == 0 {
+			return fmt.Errorf("%s: no pairs of split %q", *pairsDir, *split)
+		}
+	}
+
+	opts, err := f.options()
+	if err != nil {
+		return err
+	}
+	pr := &progressBar{e: env}
+	defer pr.done()
+	a, err := app.New(opts)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	eng, err := loadPack(ctx, a, f.pack, pr)
+	if err != nil {
+		return err
+	}
+	if eng.Sig.Kind == models.KindSD {
+		return usageErr("pack %s is kind sd: eval needs an editing pack (mcdm or ip2p)", eng.Pack.Name)
+	}
+	s, err := f.settings(eng)
+	if err != nil {
+		return err
+	}
+	progress := func(p eval.Progress) {
+		pr.report(engine.Progress{Phase: fmt.Sprintf("%d/%d", p.Pair, p.Pairs), Label: p.Engine.Phase + " " + p.Engine.Label,
+			Step: p.Engine.Step, Steps: p.Engine.Steps})
+	}
+	if *calibrate {
+		return runCalibrate(ctx, env, f, eng, folder, pairs, s, *write, progress, pr)
+	}
+
+	rep, err := eval.Run(ctx, eng, folder, pairs, eval.Options{Settings: s, Thumbs: true, Progress: progress})
+	if err != nil {
+		return err
+	}
+	rep.Split = *split
+	if err := rep.Write(f.out, f.overwrite); err != nil {
+		return err
+	}
+	pr.done()
+	if f.json {
+		var overall []eval.Row
+		for _, row := range rep.Summary {
+			if row.Direction == eval.DirectionAll {
+				overall = append(overall, row)
+			}
+		}
+		return printJSON(env.stdout, map[string]any{"report": f.out, "files": eval.ReportFiles(), "pack": rep.Pack,
+			"pairs": len(rep.Results), "split": rep.Split, "settings": rep.Settings, "overall": overall})
+	}
+	fmt.Fprintf(env.stdout, "%s: %d pairs of split %s evaluated with %s; %s written\n", f.out, len(rep.Results), rep.Split, rep.Pack,
+		"index.html, report.json, summary.csv and pairs.csv")
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "output\tSSIM\tPSNR\tSSIM out\tPSNR out\trecognised\tmask recall\tmask area ×\t")
+	for _, row := range rep.Summary {
+		if row.Direction != eval.DirectionAll {
+			continue
+		}
+		rec := row.Recognised * 100
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s%%\t%s\t%s\t\n", row.Output, num4(row.SSIM), num2(row.PSNR), num4(row.SSIMOut), num2(row.PSNROut),
+			num1(rec), num4(row.MaskRecall), num2(row.MaskAreaRatio))
+	}
+	return tw.Flush()
+}
+
+func runCalibrate(ctx context.Context, env *env, f *editFlags, eng *engine.Engine, folder *eval.Folder, pairs []eval.Pair,
+	s engine.Settings, write bool, progress func(eval.Progress), pr *progressBar) error {
+	opt := eval.CalibrateOptions{Settings: s, Progress: progress}
+	if f.set("lambda") {
+		opt.Lambdas = []float64{s.Lambda}
+	}
+	if f.set("mask-normalize") {
+		opt.Normalizations = []string{s.MaskNormalize}
+	}
+	if f.set("mask-guidance") {
+		opt.Guidances = []string{s.MaskGuidance}
+	}
+	c, err := eval.Calibrate(ctx, eng, folder, pairs, opt)
+	if err != nil {
+		return err
+	}
+	pr.done()
+	var note string
+	if write {
+		if note, err = eval.WriteDefaults(eng.Pack, c.Choice); err != nil {
+			return err
+		}
+	}
+	if f.json {
+		return printJSON(env.stdout, map[string]any{"calibration": c, "pack": eng.Pack.Name, "pack_dir": eng.Pack.Dir,
+			"written": write, "write_note": note})
+	}
+	ch := c.Choice
+	fmt.Fprintf(env.stdout, "calibrated %s on %d validation pairs: lambda %g, mask_normalize %s, mask_guidance %s\n",
+		eng.Pack.Name, c.Pairs, ch.Lambda, ch.MaskNormalize, ch.MaskGuidance)
+	fmt.Fprintf(env.stdout, "  product SSIM %s, mask recall %s, mask area × %s (over %d settings tried)\n",
+		num4(ch.ProductSSIM), num4(ch.MaskRecall), num2(ch.MaskAreaRatio), len(c.Trials))
+	fmt.Fprintf(env.stdout, "  rule: %s\n", c.Rule)
+	if c.Note != "" {
+		fmt.Fprintf(env.stdout, "  note: %s\n", c.Note)
+	}
+	if write {
+		fmt.Fprintf(env.stdout, "written into the defaults of %s\n", filepath.Join(eng.Pack.Dir, models.ManifestFile))
+		if note != "" {
+			fmt.Fprintf(env.stdout, "  note: %s\n", note)
+		}
+	} else {
+		fmt.Fprintln(env.stdout, "(add --write to store them in the pack's defaults)")
+	}
+	return nil
+}
+
+func isSet(fs *flag.FlagSet, name string) bool {
+	found := false
+	fs.Visit(func(fl *flag.Flag) { found = found || fl.Name == name })
+	return found
+}
+
+func sameDir(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && filepath.Clean(aa) == filepath.Clean(bb)
+}
+
+func num4(v eval.Num) string { return fmtNum(v, "%.4f") }
+func num2(v eval.Num) string { return fmtNum(v, "%.2f") }
+func num1(v eval.Num) string { return fmtNum(v, "%.1f") }
+
+func fmtNum(v eval.Num, format string) string {
+	b, _ := v.MarshalJSON()
+	if string(b) == "null" {
+		return "n/a"
+	}
+	return fmt.Sprintf(format, float64(v))
+}
