@@ -10,7 +10,7 @@ export CGO_ENABLED := 1
 # Debian's python3 (python3-torch); a pyenv or venv python on PATH may lack torch.
 PYTHON ?= /usr/bin/python3
 
-.PHONY: run build test deps ort vet fmt-check bench screenshot windows clean demo train-deps train-test starter-packs
+.PHONY: run build test deps ort vet fmt-check bench bench-sd screenshot windows dist dist-test clean demo train-deps train-test starter-packs
 
 run: build ort
 	./$(BIN) $(ARGS)
@@ -32,10 +32,22 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change: $$out" >&2; exit 1; fi
 
-test: deps ort fmt-check vet
+# make test also builds the release artefacts (make dist) and checks them:
+# packaging/dist_test.go installs the .deb and the tar.gz and runs them, and
+# checks the Windows zip.
+test: deps ort fmt-check vet dist
 	@bash packaging/install-deps.sh screenshot # Xvfb for the window smoke test
-	$(GO) test -race -count=1 -timeout 30m ./...
+	LIKENESS_DIST=$(abspath dist) $(GO) test -race -count=1 -timeout 30m ./...
 	$(MAKE) train-test
+
+# The releases, into dist/: a .deb, a portable tar.gz and a Windows zip,
+# versioned from FyneApp.toml (see packaging/dist.sh).
+dist:
+	bash packaging/dist.sh dist
+
+# Only the release checks (what make test runs of them).
+dist-test: dist
+	LIKENESS_DIST=$(abspath dist) $(GO) test -count=1 -timeout 20m ./packaging/...
 
 train-deps:
 	@bash packaging/install-deps.sh train
@@ -46,26 +58,28 @@ train-deps:
 train-test: train-deps build ort
 	cd models/train && LIKENESS_BIN=$(abspath $(BIN)) OMP_NUM_THREADS=1 $(PYTHON) -m pytest -q -p no:cacheprovider tests
 
-# Reproduces the learned starter packs (about 85 minutes on 2 cores).
-starter-packs: train-deps
+# Reproduces the learned starter packs (about 95 minutes on 2 cores).
+starter-packs: train-deps build ort
 	PYTHON=$(PYTHON) bash models/train/starter-packs.sh
 
 bench: build ort
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./engine/...
 	./$(BIN) bench
 
+# likeness bench on an SD 1.5-sized pack with random weights (built once,
+# about 4 GB; needs about 6 GB of free memory and minutes of CPU).
+bench-sd: build ort
+	bash packaging/bench-sd.sh $(BIN)
+
 screenshot:
 	@bash packaging/install-deps.sh screenshot
 	$(MAKE) build ort
-	SCREENSHOT_KEYS=ctrl+m bash packaging/screenshot.sh $(BIN) docs/screenshot.png
+	SCREEN_SIZE=1280x800 SCREENSHOT_KEYS=ctrl+m bash packaging/screenshot.sh $(BIN) docs/screenshot.png
 
+# likeness.exe (no console), likeness-cli.exe, onnxruntime.dll and DirectML.dll,
+# with icon and version resources, into bin/windows (packaging/windows.sh).
 windows:
-	@dpkg-query -W gcc-mingw-w64-x86-64 >/dev/null 2>&1 || { sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; $$sudo apt-get update -qq && $$sudo apt-get install -y -qq gcc-mingw-w64-x86-64; }
-	# likeness.exe is the app (no console window); likeness-cli.exe the same
-	# program linked as a console binary for the command line.
-	CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc $(GO) build -ldflags "-H windowsgui" -o bin/windows/likeness.exe .
-	CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc $(GO) build -o bin/windows/likeness-cli.exe .
-	bash packaging/install-ort.sh --windows-dlls bin/windows
+	bash packaging/windows.sh bin/windows
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -3,12 +3,22 @@
 package main
 
 import (
+	_ "embed"
 	"os"
 
+	"likeness/app"
 	"likeness/cli"
 	_ "likeness/internal/clocale" // before Fyne reads the locale
 )
 
+// fyneApp is FyneApp.toml, the one place the version is written: the
+// binary, the packages `make dist` builds and the Windows resources all
+// take it from there.
+//
+//go:embed FyneApp.toml
+var fyneApp string
+
 func main() {
+	app.Version, app.Build = metadata(fyneApp)
 	os.Exit(cli.Main(os.Args[1:]))
 }

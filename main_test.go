@@ -68,16 +68,18 @@ func TestCLocaleIsQuiet(t *testing.T) {
 	}
 }
 
-// TestWindowSmoke starts the real app under Xvfb with the demo pack and a
-// portrait, previews the mask with Ctrl+M and captures the screen
-// (packaging/screenshot.sh, which `make screenshot` also uses; `make test`
-// installs Xvfb, xauth, Mesa, ImageMagick and xdotool). The capture must be
-// the window, not a blank screen, and the app must log no threading errors.
+// TestWindowSmoke starts the real app under Xvfb on a 1280×720 screen with
+// the demo pack and a portrait, previews the mask with Ctrl+M and captures
+// the screen (packaging/screenshot.sh, which `make screenshot` also uses;
+// `make test` installs Xvfb, xauth, Mesa, ImageMagick and xdotool). The
+// capture must be the window, not a blank screen, the app must log no
+// threading errors, and the Edit button must be on the screen, whole: the
+// window fits a small laptop screen and the side panel keeps Edit pinned.
 func TestWindowSmoke(t *testing.T) {
 	bin := build(t)
 	out := filepath.Join(t.TempDir(), "shot.png")
 	cmd := exec.Command("bash", "packaging/screenshot.sh", bin, out)
-	cmd.Env = append(os.Environ(), "SCREENSHOT_KEYS=ctrl+m", "SCREENSHOT_WAIT=6", "SCREENSHOT_KEY_WAIT=4")
+	cmd.Env = append(os.Environ(), "SCREEN_SIZE=1280x720", "SCREENSHOT_KEYS=ctrl+m", "SCREENSHOT_WAIT=6", "SCREENSHOT_KEY_WAIT=4")
 	if log, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("screenshot.sh: %v\n%s", err, log)
 	}
@@ -91,7 +93,7 @@ func TestWindowSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := img.Bounds()
-	if b.Dx() != 1400 || b.Dy() != 900 {
+	if b.Dx() != 1280 || b.Dy() != 720 {
 		t.Fatalf("screen capture is %v", b)
 	}
 	colours := map[[3]uint32]bool{}
@@ -104,4 +106,63 @@ func TestWindowSmoke(t *testing.T) {
 	if len(colours) < 200 { // an empty screen or a window without the photo
 		t.Fatalf("the capture holds only %d colours: the window did not draw", len(colours))
 	}
+	edit := findButtons(img, primaryBlue)
+	if len(edit) != 1 {
+		t.Fatalf("want one Edit button (a solid block of the theme's primary colour) on the 1280×720 screen, found %v", edit)
+	}
+	if e := edit[0]; e.Min.X < b.Dx()/2 || e.Max.Y > b.Max.Y || e.Dy() < 28 {
+		t.Fatalf("the Edit button is at %v: not whole in the side panel of a 1280×720 screen", e)
+	}
+	t.Logf("Edit button at %v", edit[0])
+}
+
+// primaryBlue is Fyne's default primary colour, which fills a
+// high-importance button (Edit is the only one in the window).
+var primaryBlue = [3]uint8{0x29, 0x6f, 0xf6}
+
+// findButtons returns the bounds of the solid blocks of colour c at least
+// 90×24 pixels and at least half filled (a button with its label), leaving
+// out thin lines such as the crop frame and small marks such as checkboxes.
+func findButtons(img image.Image, c [3]uint8) []image.Rectangle {
+	b := img.Bounds()
+	near := func(x, y int) bool {
+		r, g, bl, _ := img.At(x, y).RGBA()
+		d := func(a uint32, want uint8) bool { v := int(a>>8) - int(want); return v >= -10 && v <= 10 }
+		return d(r, c[0]) && d(g, c[1]) && d(bl, c[2])
+	}
+	seen := make([]bool, b.Dx()*b.Dy())
+	idx := func(x, y int) int { return (y-b.Min.Y)*b.Dx() + x - b.Min.X }
+	var found []image.Rectangle
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			if seen[idx(x, y)] || !near(x, y) {
+				continue
+			}
+			// Flood fill one component, 8-connected through gaps of up to
+			// a few pixels (the label's letters cut the fill).
+			r := image.Rect(x, y, x+1, y+1)
+			n := 0
+			stack := []image.Point{{x, y}}
+			seen[idx(x, y)] = true
+			for len(stack) > 0 {
+				p := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				n++
+				r = r.Union(image.Rect(p.X, p.Y, p.X+1, p.Y+1))
+				for dy := -1; dy <= 1; dy++ {
+					for dx := -1; dx <= 1; dx++ {
+						q := image.Pt(p.X+dx, p.Y+dy)
+						if q.In(b) && !seen[idx(q.X, q.Y)] && near(q.X, q.Y) {
+							seen[idx(q.X, q.Y)] = true
+							stack = append(stack, q)
+						}
+					}
+				}
+			}
+			if r.Dx() >= 90 && r.Dy() >= 24 && 2*n >= r.Dx()*r.Dy() {
+				found = append(found, r)
+			}
+		}
+	}
+	return found
 }

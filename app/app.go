@@ -7,19 +7,45 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 
+	"github.com/adrg/xdg"
+
 	"likeness/engine"
-	"likeness/engine/ort"
 	"likeness/models"
+	"likeness/ort"
 )
 
 // Options are the user's choices that outlive one photo.
 type Options struct {
 	Provider ort.Provider
-	ORTLib   string   // explicit ONNX Runtime library; "" = $LIKENESS_ORT_LIB or the installed one
+	ORTLib   string   // ONNX Runtime library when none sits beside the binary; "" = $LIKENESS_ORT_LIB or the installed one
 	Threads  int      // CPU threads per model; 0 = ONNX Runtime's choice
 	PackDirs []string // extra folders holding packs
+	// GraphCache is where ONNX Runtime's optimised graphs are kept between
+	// runs: "" = $LIKENESS_GRAPH_CACHE, else the XDG cache; "off" = nowhere.
+	GraphCache string
+}
+
+// EnvGraphCache names the environment variable that moves (or, with
+// "off", turns off) the optimised-graph cache.
+const EnvGraphCache = "LIKENESS_GRAPH_CACHE"
+
+// GraphCacheDir is the folder Options.GraphCache names, or "" for none.
+func (o Options) GraphCacheDir() string {
+	d := o.GraphCache
+	if d == "" {
+		d = os.Getenv(EnvGraphCache)
+	}
+	switch d {
+	case "off":
+		return ""
+	case "":
+		return filepath.Join(xdg.CacheHome, "likeness", "graphs")
+	}
+	return d
 }
 
 // App holds the store and the loaded engines (one per pack, kept between
@@ -37,6 +63,7 @@ func New(opts Options) (*App, error) {
 	if err := ort.Init(opts.ORTLib); err != nil {
 		return nil, err
 	}
+	_ = engine.PruneGraphCache(opts.GraphCacheDir()) // best effort
 	st := models.DefaultStore(opts.PackDirs...)
 	st.Probe = models.UNetChannels
 	return &App{Opts: opts, Store: st, engines: map[string]*engine.Engine{}}, nil
@@ -55,7 +82,8 @@ func (a *App) Engine(ctx context.Context, pack *models.Pack, progress engine.Pro
 		return e, nil
 	}
 	a.mu.Unlock()
-	e, err := engine.Load(ctx, pack, engine.LoadOptions{Provider: a.Opts.Provider, Threads: a.Opts.Threads, Progress: progress})
+	e, err := engine.Load(ctx, pack, engine.LoadOptions{Provider: a.Opts.Provider, Threads: a.Opts.Threads, Progress: progress,
+		CacheDir: a.Opts.GraphCacheDir()})
 	if err != nil {
 		return nil, err
 	}

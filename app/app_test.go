@@ -1,21 +1,25 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"image"
 	"image/png"
-	"likeness/internal/shared"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"likeness/engine"
 	"likeness/engine/export"
-	"likeness/engine/ort"
+	"likeness/internal/shared"
 	"likeness/models/synth"
+	"likeness/ort"
 )
 
 func TestMain(m *testing.M) {
@@ -419,5 +423,79 @@ func TestCreateDemoPackReplacesABrokenOne(t *testing.T) {
 	entries, _ := os.ReadDir(a.Store.Root)
 	if len(entries) != 1 {
 		t.Fatalf("store holds %d entries, want only the demo pack", len(entries))
+	}
+}
+
+// TestExportKeepsFoldersPrivate: the settings a PNG or JPEG export carries
+// name the input photo by file name and SHA-256, never by the folders above
+// it, unless the user asks for the path (ExportOptions.RecordPath).
+func TestExportKeepsFoldersPrivate(t *testing.T) {
+	_, e := newTestApp(t, 64)
+	home := filepath.Join(t.TempDir(), "home", "private-user-name", "Pictures")
+	if err := os.MkdirAll(home, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(home, "face.png")
+	src, err := os.ReadFile(filepath.Join(testImages(t), "tricky_hopper.bmp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(in, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := OpenPhoto(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := quick(e)
+	s.Steps, s.MaskSeeds, s.MaskNoiseSteps = 1, 1, 1
+	r, err := doc.Edit(context.Background(), e, s, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(src)
+	for _, recordPath := range []bool{false, true} {
+		for _, ext := range []string{".png", ".jpg"} {
+			out := filepath.Join(t.TempDir(), fmt.Sprintf("edit-%v%s", recordPath, ext))
+			if err := Export(out, e, doc, r, ExportOptions{Preserve: true, RecordPath: recordPath}); err != nil {
+				t.Fatal(err)
+			}
+			var chunk string
+			if ext == ".png" {
+				text, err := export.ReadPNGText(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				chunk = text["likeness"]
+			} else {
+				comments, err := export.ReadJPEGComments(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range comments {
+					if strings.Contains(c, `"likeness_version"`) {
+						chunk = c
+					}
+				}
+			}
+			var rec Record
+			if err := json.Unmarshal([]byte(chunk), &rec); err != nil {
+				t.Fatalf("%s: likeness record: %v (%q)", out, err, chunk)
+			}
+			if rec.InputSHA256 != hex.EncodeToString(sum[:]) {
+				t.Errorf("%s: input_sha256 %q, want the photo's", out, rec.InputSHA256)
+			}
+			data, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			leaked := bytes.Contains(data, []byte("private-user-name"))
+			switch {
+			case !recordPath && (rec.Input != "face.png" || leaked):
+				t.Errorf("%s: input %q; the file holds the folder name: %v", out, rec.Input, leaked)
+			case recordPath && rec.Input != in:
+				t.Errorf("%s with RecordPath: input %q, want %q", out, rec.Input, in)
+			}
+		}
 	}
 }

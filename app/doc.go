@@ -27,13 +27,14 @@ type Doc struct {
 	History []*engine.Result
 }
 
-// OpenPhoto loads a photo (EXIF orientation applied) with a centred crop.
+// OpenPhoto loads a photo (EXIF orientation applied) with the default crop,
+// photo.PortraitSquare.
 func OpenPhoto(path string) (*Doc, error) {
 	p, err := photo.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	return &Doc{Path: path, Photo: p, crop: photo.CenterSquare(p.Image.Bounds()), enc: map[*engine.Engine]*engine.Encoded{}}, nil
+	return &Doc{Path: path, Photo: p, crop: photo.PortraitSquare(p.Image.Bounds()), enc: map[*engine.Engine]*engine.Encoded{}}, nil
 }
 
 // Crop is the square the model sees, in photo pixels.
@@ -254,5 +255,5 @@ func maskKey(s engine.Settings) engine.Settings {
 
 // SyntheticDoc wraps an in-memory image (benchmarks, tests, the demo).
 func SyntheticDoc(img *image.NRGBA) *Doc {
-	return &Doc{Path: "", Photo: &photo.Photo{Image: img, Format: "memory", Orientation: 1}, crop: photo.CenterSquare(img.Bounds()), enc: map[*engine.Engine]*engine.Encoded{}}
+	return &Doc{Path: "", Photo: &photo.Photo{Image: img, Format: "memory", Orientation: 1}, crop: photo.PortraitSquare(img.Bounds()), enc: map[*engine.Engine]*engine.Encoded{}}
 }

@@ -17,8 +17,12 @@ import (
 	"likeness/engine/export"
 )
 
-// Version is recorded in every export.
-var Version = "0.1.0"
+// Version and Build are the release's, recorded in every export; main sets
+// them from FyneApp.toml.
+var (
+	Version = "dev"
+	Build   int
+)
 
 // Output picks which image of a result to export.
 type Output int
@@ -37,6 +41,10 @@ type ExportOptions struct {
 	Preserve  bool // composite the original outside the mask (on by default in the app)
 	Overwrite bool
 	Quality   int // JPEG
+	// RecordPath embeds the input photo's full path in the settings the
+	// export carries. Off, they name only its file (and its SHA-256), so a
+	// shared image does not reveal the user's folders.
+	RecordPath bool
 }
 
 // Image returns the image an export writes.
@@ -66,17 +74,20 @@ func Export(path string, e *engine.Engine, doc *Doc, r *engine.Result, o ExportO
 
 // Record is the "likeness" JSON embedded in exports and printed by --json.
 type Record struct {
-	Likeness string          `json:"likeness_version"`
-	Time     time.Time       `json:"time"`
-	Mode     string          `json:"mode"`
-	Input    string          `json:"input"`
-	Crop     [4]int          `json:"crop"` // x, y, w, h in photo pixels
-	Output   string          `json:"output"`
-	Preserve bool            `json:"preserve"`
-	Settings engine.Settings `json:"settings"`
-	Source   string          `json:"source_prompt"`
-	Target   string          `json:"target_prompt"`
-	Strength float64         `json:"strength,omitempty"`
+	Likeness string    `json:"likeness_version"`
+	Time     time.Time `json:"time"`
+	Mode     string    `json:"mode"`
+	// Input is the photo's file name; its full path only with
+	// ExportOptions.RecordPath. InputSHA256 identifies its bytes.
+	Input       string          `json:"input"`
+	InputSHA256 string          `json:"input_sha256,omitempty"`
+	Crop        [4]int          `json:"crop"` // x, y, w, h in photo pixels
+	Output      string          `json:"output"`
+	Preserve    bool            `json:"preserve"`
+	Settings    engine.Settings `json:"settings"`
+	Source      string          `json:"source_prompt"`
+	Target      string          `json:"target_prompt"`
+	Strength    float64         `json:"strength,omitempty"`
 	// Noise names the .npy file whose noise replaced the seeded generator's
 	// (its base name only).
 	Noise    string  `json:"noise,omitempty"`
@@ -89,6 +100,32 @@ type Record struct {
 	Pack      PackRecord        `json:"pack"`
 	Providers map[string]string `json:"providers"`
 	Stats     StatsRecord       `json:"stats"`
+	// Load is how long loading the pack took (once per pack and process).
+	Load LoadRecord `json:"load"`
+}
+
+// LoadRecord is engine.LoadStats in JSON-friendly units.
+type LoadRecord struct {
+	CheckMS         float64            `json:"check_ms"`                   // sizes, manifest, signatures
+	SessionMS       float64            `json:"session_create_ms"`          // every model's session
+	SessionMSByRole map[string]float64 `json:"session_create_ms_by_model"` // each model's
+	GraphCache      map[string]string  `json:"graph_cache,omitempty"`      // by model: hit, stored or off
+}
+
+// NewLoadRecord converts load timings.
+func NewLoadRecord(l engine.LoadStats) LoadRecord {
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	r := LoadRecord{CheckMS: ms(l.Check), SessionMS: ms(l.Sessions), SessionMSByRole: map[string]float64{}, GraphCache: map[string]string{}}
+	for k, v := range l.Session {
+		r.SessionMSByRole[k] = ms(v)
+	}
+	for k, v := range l.Cache {
+		if v == "" {
+			v = "off"
+		}
+		r.GraphCache[k] = v
+	}
+	return r
 }
 
 // PackRecord identifies the pack that made an edit.
@@ -125,10 +162,14 @@ func NewStatsRecord(s engine.Stats) StatsRecord {
 func NewRecord(e *engine.Engine, doc *Doc, r *engine.Result, o ExportOptions) Record {
 	pa, pb, _ := e.Prompts(r.Settings)
 	c := r.Crop
-	rec := Record{Likeness: Version, Time: time.Now().UTC(), Mode: r.Mode, Input: doc.Path, Crop: [4]int{c.Min.X, c.Min.Y, c.Dx(), c.Dy()},
+	rec := Record{Likeness: Version, Time: time.Now().UTC(), Mode: r.Mode, Input: recordedInput(doc.Path, o.RecordPath), Crop: [4]int{c.Min.X, c.Min.Y, c.Dx(), c.Dy()},
 		Output: map[Output]string{OutputFull: "full", OutputModelRes: "model-res"}[o.Output], Preserve: o.Preserve,
 		Settings: r.Settings, Source: pa, Target: pb, Strength: r.Strength, Painted: doc.Painted(),
-		Pack: PackRecord{Name: e.Pack.Name, Kind: string(e.Sig.Kind), Files: PackDigests(e)}, Providers: Providers(e), Stats: NewStatsRecord(r.Stats)}
+		Pack: PackRecord{Name: e.Pack.Name, Kind: string(e.Sig.Kind), Files: PackDigests(e)}, Providers: Providers(e), Stats: NewStatsRecord(r.Stats),
+		Load: NewLoadRecord(e.Loading)}
+	if doc.Path != "" {
+		rec.InputSHA256, _ = fileDigest(doc.Path)
+	}
 	if n := r.Settings.Noise; n != nil {
 		rec.Noise = filepath.Base(n.Name)
 	}
@@ -146,6 +187,21 @@ func NewRecord(e *engine.Engine, doc *Doc, r *engine.Result, o ExportOptions) Re
 		rec.MaskArea = float64(n) / float64(len(r.Mask))
 	}
 	return rec
+}
+
+// recordedInput is how a record names the input photo: its file name, or
+// its full path when the user asked for it.
+func recordedInput(path string, full bool) string {
+	switch {
+	case path == "":
+		return ""
+	case !full:
+		return filepath.Base(path)
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
 }
 
 // Providers maps each model to the execution provider it runs on.
@@ -190,6 +246,31 @@ func Metadata(e *engine.Engine, doc *Doc, r *engine.Result, o ExportOptions) (*e
 
 var digests sync.Map // path|size|mtime -> sha256
 
+// fileDigest is a file's SHA-256 in hex, computed once per file version
+// and remembered.
+func fileDigest(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	key := fmt.Sprintf("%s|%d|%d", path, st.Size(), st.ModTime().UnixNano())
+	if v, ok := digests.Load(key); ok {
+		return v.(string), nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	d := hex.EncodeToString(h.Sum(nil))
+	digests.Store(key, d)
+	return d, nil
+}
+
 // PackDigests returns each model file's SHA-256: from the manifest when it
 // lists them, else computed once per file version and remembered.
 func PackDigests(e *engine.Engine) map[string]string {
@@ -200,28 +281,9 @@ func PackDigests(e *engine.Engine) map[string]string {
 			out[rel] = f.SHA256
 			continue
 		}
-		st, err := os.Stat(m.Path)
-		if err != nil {
-			continue
+		if d, err := fileDigest(m.Path); err == nil {
+			out[rel] = d
 		}
-		key := fmt.Sprintf("%s|%d|%d", m.Path, st.Size(), st.ModTime().UnixNano())
-		if v, ok := digests.Load(key); ok {
-			out[rel] = v.(string)
-			continue
-		}
-		f, err := os.Open(m.Path)
-		if err != nil {
-			continue
-		}
-		h := sha256.New()
-		_, err = io.Copy(h, f)
-		f.Close()
-		if err != nil {
-			continue
-		}
-		d := hex.EncodeToString(h.Sum(nil))
-		digests.Store(key, d)
-		out[rel] = d
 	}
 	return out
 }

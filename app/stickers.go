@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/disintegration/imaging"
+
 	"likeness/engine"
 	"likeness/engine/compose"
 	"likeness/engine/export"
@@ -150,11 +152,7 @@ func (set *StickerSet) Existing(dir, format string, doc *Doc) []string {
 
 // cropAlpha is the photo's alpha inside crop, scaled to res x res.
 func cropAlpha(img *image.NRGBA, crop image.Rectangle, res int) *image.Alpha {
-	sub := image.NewNRGBA(image.Rect(0, 0, crop.Dx(), crop.Dy()))
-	for y := 0; y < crop.Dy(); y++ {
-		copy(sub.Pix[y*sub.Stride:y*sub.Stride+4*crop.Dx()], img.Pix[img.PixOffset(crop.Min.X, crop.Min.Y+y):])
-	}
-	scaled := photo.Resize(sub, res, res)
+	scaled := photo.Resize(imaging.Crop(img, crop), res, res)
 	a := image.NewAlpha(image.Rect(0, 0, res, res))
 	for i := 0; i < res*res; i++ {
 		a.Pix[i] = scaled.Pix[4*i+3]

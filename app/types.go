@@ -6,7 +6,7 @@ import (
 	"context"
 	"fmt"
 	"likeness/engine/compose"
-	"likeness/engine/ort"
+	"likeness/ort"
 	"os"
 	"path/filepath"
 

@@ -10,8 +10,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 
+	"likeness/app"
 	"likeness/ui"
 )
 
@@ -22,9 +25,6 @@ const (
 	ExitUsage     = 2
 	ExitCancelled = 130
 )
-
-// Version is set at build time.
-var Version = "0.1.0"
 
 type command struct {
 	name, usage string
@@ -43,11 +43,12 @@ func commands() []command {
 		{"mask", "compute the editing mask and write it as a PNG", runMask},
 		{"compare", "input | mask | baseline | mask-guided [| SDEdit], with metrics; a folder runs a batch", runCompare},
 		{"stickers", "all four directions of a pack as a 2x2 sheet and four stickers", runStickers},
+		{"pairs", "generate training pairs with a Stable Diffusion pack (the paper's Eq. 2)", runPairs},
 		{"eval", "score a pack on generated pairs (the paper's Table 1); --calibrate chooses λ and the mask options", runEval},
 		{"models", "list, install, check, remove or synthesise model packs", runModels},
-		{"bench", "time the phases of an edit on the analytic pack", runBench},
+		{"bench", "time every phase of an edit, from creating the sessions (analytic pack, or --pack DIR)", runBench},
 		{"version", "print the version", func(_ context.Context, e *env, _ []string) error {
-			fmt.Fprintln(e.stdout, "likeness", Version)
+			fmt.Fprintln(e.stdout, "likeness", app.Version)
 			return nil
 		}},
 	}
@@ -109,8 +110,23 @@ func run(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "likeness %s: %v\n", c.name, err)
 		return ExitFailed
 	}
+	if looksLikeFile(args[0]) {
+		// `likeness PHOTO` opens the app; Main got here, so it is no file.
+		if st, err := os.Stat(args[0]); err == nil && st.IsDir() {
+			fmt.Fprintf(e.stderr, "likeness: %s is a folder, not a photo\n", args[0])
+		} else {
+			fmt.Fprintf(e.stderr, "likeness: no such file: %s\n", args[0])
+		}
+		return ExitFailed
+	}
 	fmt.Fprintf(e.stderr, "likeness: unknown command %q (see `likeness help`)\n", args[0])
 	return ExitUsage
+}
+
+// looksLikeFile says whether a first argument that is no command was meant
+// as a photo: it has an image extension or a path separator.
+func looksLikeFile(arg string) bool {
+	return isPhotoName(arg) || strings.ContainsRune(arg, '/') || strings.ContainsRune(arg, filepath.Separator)
 }
 
 func printHelp(w io.Writer) {

@@ -17,9 +17,9 @@ import (
 
 	"github.com/adrg/xdg"
 
-	"likeness/engine/ort"
 	pb "likeness/models/onnxpb"
 	"likeness/models/synth"
+	"likeness/ort"
 )
 
 // The command-line tests run the real commands (run, not a subprocess) on
@@ -210,6 +210,10 @@ func TestUsageAndExitCodes(t *testing.T) {
 		{"help", []string{"help"}, ExitOK, ""},
 		{"version", []string{"version"}, ExitOK, ""},
 		{"unknown command", []string{"frobnicate"}, ExitUsage, `unknown command "frobnicate"`},
+		{"mistyped photo", []string{"portriat.jpg"}, ExitFailed, "no such file: portriat.jpg"},
+		{"mistyped photo, upper case", []string{"IMG_001.JPEG"}, ExitFailed, "no such file: IMG_001.JPEG"},
+		{"mistyped path", []string{filepath.Join("photos", "face")}, ExitFailed, "no such file: " + filepath.Join("photos", "face")},
+		{"a folder", []string{filepath.Dir(photo) + string(filepath.Separator)}, ExitFailed, "is a folder, not a photo"},
 		{"unknown flag", []string{"edit", "--bogus"}, ExitUsage, "bogus"},
 		{"flag help", []string{"edit", "-h"}, ExitOK, "-no-mask"},
 		{"stray argument", []string{"edit", "--input", photo, "extra"}, ExitUsage, `unexpected argument "extra"`},
@@ -235,7 +239,7 @@ func TestUsageAndExitCodes(t *testing.T) {
 		{"synth bad kind", []string{"models", "synth", "--out", filepath.Join(t.TempDir(), "p"), "--kind", "sdxl"}, ExitUsage, "sdxl"},
 		{"missing photo", []string{"edit", "--pack", pack, "--input", filepath.Join(t.TempDir(), "nope.png"), "--out", out}, ExitFailed, "nope.png"},
 		{"missing pack", []string{"edit", "--pack", filepath.Join(t.TempDir(), "nopack"), "--input", photo, "--out", out}, ExitFailed, "nopack"},
-		{"no pack installed", []string{"edit", "--input", photo, "--out", out}, ExitUsage, "no pack is installed"},
+		{"no pack installed", []string{"edit", "--input", photo, "--out", out}, ExitUsage, "no pack is installed; install the starter packs with `likeness models install --starter`, or make the analytic demo pack with `likeness models synth`"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -132,12 +132,13 @@ func compareBatch(ctx context.Context, env *env, f *editFlags, eng, sd *engine.E
 	var htmlRows strings.Builder
 	wo := export.WriteOptions{Overwrite: f.overwrite}
 	var failed []string // "name: reason"
-	for _, name := range names {
+	outNames := batchOutputNames(names, ".compare.png")
+	for i, name := range names {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		in := filepath.Join(f.input, name)
-		outName := strings.TrimSuffix(name, filepath.Ext(name)) + ".compare.png"
+		outName := outNames[i]
 		doc, err := app.OpenPhoto(in)
 		var c *app.Comparison
 		if err == nil {
@@ -152,7 +153,7 @@ func compareBatch(ctx context.Context, env *env, f *editFlags, eng, sd *engine.E
 				return ctx.Err()
 			}
 			failed = append(failed, fmt.Sprintf("%s: %v", name, err))
-			rows = append(rows, []string{name, "error", "", "", "", "", "", "", "", err.Error()})
+			rows = append(rows, []string{name, "error", "", "", "", "", "", "", "", err.Error(), ""})
 			fmt.Fprintf(&htmlRows, "<tr><td>%s</td><td colspan=2 class=err>%s</td></tr>\n", html.EscapeString(name), html.EscapeString(err.Error()))
 			continue
 		}
@@ -161,14 +162,14 @@ func compareBatch(ctx context.Context, env *env, f *editFlags, eng, sd *engine.E
 				continue
 			}
 			rows = append(rows, []string{name, p.Label, fmt.Sprint(c.MaskArea), num(p.Metrics.PSNRIn), num(p.Metrics.PSNROut),
-				num(p.Metrics.SSIMIn), num(p.Metrics.SSIMOut), fmt.Sprint(p.Evals), fmt.Sprint(p.Time.Milliseconds()), ""})
+				num(p.Metrics.SSIMIn), num(p.Metrics.SSIMOut), fmt.Sprint(p.Evals), fmt.Sprint(p.Time.Milliseconds()), "", outName})
 		}
 		fmt.Fprintf(&htmlRows, "<tr><td>%s<br>mask %.1f%%</td><td><img src=\"%s\"></td><td>%s</td></tr>\n",
 			html.EscapeString(name), 100*c.MaskArea, html.EscapeString(outName), metricsHTML(c))
 	}
 	var csvBuf strings.Builder
 	w := csv.NewWriter(&csvBuf)
-	w.Write([]string{"photo", "panel", "mask_area", "psnr_in", "psnr_out", "ssim_in", "ssim_out", "unet_evals", "time_ms", "error"})
+	w.Write([]string{"photo", "panel", "mask_area", "psnr_in", "psnr_out", "ssim_in", "ssim_out", "unet_evals", "time_ms", "error", "output"})
 	w.WriteAll(rows)
 	if err := writeText(filepath.Join(f.out, "metrics.csv"), csvBuf.String(), f.overwrite); err != nil {
 		return err
@@ -210,6 +211,34 @@ func num(v float64) string {
 
 func writeText(path, text string, overwrite bool) error {
 	return export.WriteBytes(path, []byte(text), export.WriteOptions{Overwrite: overwrite})
+}
+
+// batchOutputNames gives each input file of a folder its own output name:
+// the name without its extension plus suffix ("photo.compare.png"), or,
+// where inputs share that stem (photo.gif, photo.tif), the whole file name
+// plus suffix ("photo.gif.compare.png"). Names are compared without case,
+// as on Windows and macOS; any clash left gets "-2", "-3", ...
+func batchOutputNames(names []string, suffix string) []string {
+	stem := func(n string) string { return strings.TrimSuffix(n, filepath.Ext(n)) }
+	count := map[string]int{}
+	for _, n := range names {
+		count[strings.ToLower(stem(n))]++
+	}
+	out := make([]string, len(names))
+	used := map[string]bool{}
+	for i, n := range names {
+		base := stem(n)
+		if count[strings.ToLower(base)] > 1 {
+			base = n
+		}
+		cand := base + suffix
+		for k := 2; used[strings.ToLower(cand)]; k++ {
+			cand = fmt.Sprintf("%s-%d%s", base, k, suffix)
+		}
+		used[strings.ToLower(cand)] = true
+		out[i] = cand
+	}
+	return out
 }
 
 // isPhotoName picks the files a batch runs on, by extension.

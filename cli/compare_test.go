@@ -108,6 +108,59 @@ func TestCompareFolder(t *testing.T) {
 	}
 }
 
+// TestCompareFolderSameStem: photo.gif, photo.tif and photo.webp each get
+// their own comparison and their own rows; none fails with "file exists".
+func TestCompareFolderSameStem(t *testing.T) {
+	pack := sharedPack(t, "mcdm")
+	in := filepath.Join(t.TempDir(), "photos")
+	if err := os.Mkdir(in, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	inputs := []string{"photo.gif", "photo.tif", "photo.webp", "other.png"}
+	for i, name := range inputs {
+		writePhoto(t, filepath.Join(in, name), 64+i, 64) // PNG data: formats are sniffed, not taken from the name
+	}
+	out := filepath.Join(t.TempDir(), "report")
+	must(t, "compare", "--pack", pack, "--input", in, "--out", out, "--steps", "1", "--mask-seeds", "1")
+	for _, name := range []string{"photo.gif.compare.png", "photo.tif.compare.png", "photo.webp.compare.png", "other.compare.png"} {
+		readPNG(t, filepath.Join(out, name))
+	}
+	f, err := os.Open(filepath.Join(out, "metrics.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs := map[string]string{}
+	for _, row := range rows[1:] {
+		if row[1] == "error" {
+			t.Errorf("%s failed: %s", row[0], row[9])
+		}
+		outputs[row[0]] = row[10]
+	}
+	if len(outputs) != len(inputs) || outputs["photo.gif"] != "photo.gif.compare.png" || outputs["other.png"] != "other.compare.png" {
+		t.Errorf("metrics.csv outputs per photo: %v", outputs)
+	}
+}
+
+func TestBatchOutputNames(t *testing.T) {
+	tests := []struct{ in, want []string }{
+		{[]string{"a.png", "b.jpg"}, []string{"a.x.png", "b.x.png"}},
+		{[]string{"photo.gif", "photo.tif", "photo.webp"}, []string{"photo.gif.x.png", "photo.tif.x.png", "photo.webp.x.png"}},
+		{[]string{"Photo.JPG", "photo.png"}, []string{"Photo.JPG.x.png", "photo.png.x.png"}},
+		{[]string{"p.gif", "p.gif.png", "p.png"}, []string{"p.gif.x.png", "p.gif-2.x.png", "p.png.x.png"}},
+	}
+	for _, tt := range tests {
+		got := batchOutputNames(tt.in, ".x.png")
+		if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("batchOutputNames(%v) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
 func TestStickers(t *testing.T) {
 	pack := sharedPack(t, "mcdm")
 	dir := t.TempDir()

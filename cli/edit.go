@@ -71,6 +71,7 @@ func runEdit(ctx context.Context, env *env, args []string) error {
 	noPreserve := fs.Bool("no-preserve", false, "the plain paper output inside the crop (no compositing of the original outside the mask)")
 	modelRes := fs.Bool("model-res", false, "write the crop at model resolution instead of the whole photo")
 	quality := fs.Int("quality", 92, "JPEG quality")
+	recordPath := fs.Bool("record-path", false, "embed the input photo's full path in the output's settings (default: its file name and SHA-256 only)")
 	noisePath := addNoiseFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -101,7 +102,7 @@ func runEdit(ctx context.Context, env *env, args []string) error {
 		pr.done()
 		fmt.Fprintf(env.stderr, "likeness edit: the mask is empty (%s); the output reconstructs the photo\n", m.Reason)
 	}
-	o := app.ExportOptions{Preserve: !*noPreserve, Overwrite: f.overwrite, Quality: *quality}
+	o := app.ExportOptions{Preserve: !*noPreserve, Overwrite: f.overwrite, Quality: *quality, RecordPath: *recordPath}
 	if *modelRes {
 		o.Output = app.OutputModelRes
 	}
@@ -111,7 +112,7 @@ func runEdit(ctx context.Context, env *env, args []string) error {
 	pr.done()
 	if f.json {
 		rec := app.NewRecord(eng, doc, r, o)
-		rec.Output = out
+		rec.Input, rec.Output = f.input, out // as typed: this goes to the user's terminal, not into the file
 		return printJSON(env.stdout, rec)
 	}
 	fmt.Fprintf(env.stdout, "%s: %s edit (%s)\n", out, r.Mode, r.Stats)

@@ -4,20 +4,22 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"likeness/app"
 	"likeness/engine"
-	"likeness/engine/ort"
+	"likeness/internal/bytesize"
 	"likeness/models"
 	"likeness/models/synth"
+	"likeness/ort"
 )
 
 func runModels(ctx context.Context, env *env, args []string) error {
 	if len(args) == 0 {
-		return usageErr("want a subcommand: list, install PATH, check DIR, remove NAME, synth --out DIR")
+		return usageErr("want a subcommand: list, install PATH, check DIR, remove NAME, synth [--out DIR]")
 	}
 	switch args[0] {
 	case "list":
@@ -91,7 +93,7 @@ func modelsList(_ context.Context, env *env, args []string) error {
 		return printJSON(env.stdout, map[string]any{"store": st.Root, "packs": rows, "broken": bad})
 	}
 	if len(packs) == 0 && len(errs) == 0 {
-		fmt.Fprintf(env.stdout, "no packs installed in %s\ninstall one with `likeness models install PATH`, or make the demo with `likeness models synth --out DIR`\n", st.Root)
+		fmt.Fprintf(env.stdout, "no packs installed in %s\ninstall the starter packs with `likeness models install --starter` (or a pack with `likeness models install PATH`), or make the analytic demo with `likeness models synth`\n", st.Root)
 		return nil
 	}
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
@@ -260,7 +262,7 @@ func modelsCheck(ctx context.Context, env *env, args []string) error {
 	fmt.Fprintf(w, "\n  unet batch: %s; branches batched: %v\n  vae output: %s\n", batch, eng.Batched(), eng.Sig.EncoderOutput)
 	for _, mi := range eng.Models() {
 		ms, _ := eng.Sig.Model(mi.Role)
-		fmt.Fprintf(w, "  %-16s %8s  %s\n", mi.Role, humanBytes(mi.Bytes), mi.Provider)
+		fmt.Fprintf(w, "  %-16s %8s  %s\n", mi.Role, bytesize.Format(mi.Bytes), mi.Provider)
 		for _, t := range ms.Inputs {
 			fmt.Fprintf(w, "      in  %s\n", t)
 		}
@@ -302,30 +304,16 @@ func checkReport(eng *engine.Engine, load time.Duration) map[string]any {
 		"encoder_output": eng.Sig.EncoderOutput, "models": ms, "load_ms": load.Milliseconds()}
 }
 
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
-
 func modelsSynth(_ context.Context, env *env, args []string) error {
 	fs := newFlags(env, "models synth")
-	out := fs.String("out", "", "folder to create (must not exist or be empty)")
+	out := fs.String("out", "", "folder to create (must not exist or be empty; default: a folder in the pack store, "+app.DemoPackName+" for the default options)")
 	kind := fs.String("kind", "mcdm", "mcdm, ip2p or sd")
 	res := fs.Int("resolution", 512, "model resolution (a multiple of --latent-factor)")
 	factor := fs.Int("latent-factor", 8, "the VAE's downsampling: 2, 4, 8, 16, 32 or 64 (latent = resolution / factor)")
 	name := fs.String("name", "", "pack name (default: a demo name)")
+	anySize := fs.Bool("any-size", false, "the UNet takes latents of any height and width (the face region repeats every latent-size cells): what `likeness pairs` needs")
 	if err := parse(fs, args); err != nil {
 		return err
-	}
-	if *out == "" {
-		return usageErr("--out is required")
 	}
 	switch *kind {
 	case "mcdm", "ip2p", "sd":
@@ -335,9 +323,38 @@ func modelsSynth(_ context.Context, env *env, args []string) error {
 	if !models.ValidLatentFactor(*factor) {
 		return usageErr("--latent-factor %d: want a power of two from 2 to 64", *factor)
 	}
-	if _, err := synth.Write(*out, synth.Options{Kind: *kind, Resolution: *res, LatentFactor: *factor, Name: *name}); err != nil {
+	dir, inStore := *out, *out == ""
+	if inStore {
+		// As the app's "Create demo pack" does: into the pack store, where
+		// edit, compare and the app find it without --pack.
+		dir = filepath.Join(models.DefaultStore().Root, synthFolder(*kind, *res, *factor))
+		if *anySize {
+			dir += "-any-size"
+		}
+		if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+			fmt.Fprintf(env.stdout, "the analytic %s pack is already in the pack store at %s (`likeness models remove %s` removes it)\n", *kind, dir, filepath.Base(dir))
+			return nil
+		}
+	}
+	if _, err := synth.Write(dir, synth.Options{Kind: *kind, Resolution: *res, LatentFactor: *factor, Name: *name, AnySize: *anySize}); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "wrote the analytic %s pack (a demo that tints a region, not a trained editor) to %s\n", *kind, *out)
+	fmt.Fprintf(env.stdout, "wrote the analytic %s pack (a demo that tints a region, not a trained editor) to %s\n", *kind, dir)
 	return nil
+}
+
+// synthFolder is the store folder of an analytic pack: the app's demo pack
+// folder for the defaults, else one named for the options that differ.
+func synthFolder(kind string, res, factor int) string {
+	name := app.DemoPackName
+	if kind != "mcdm" {
+		name += "-" + kind
+	}
+	if res != 512 {
+		name += fmt.Sprintf("-%d", res)
+	}
+	if factor != 8 {
+		name += fmt.Sprintf("-f%d", factor)
+	}
+	return name
 }

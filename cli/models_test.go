@@ -40,6 +40,26 @@ func TestModelsSynthAndCheck(t *testing.T) {
 			}
 		})
 	}
+	t.Run("into the store", func(t *testing.T) {
+		store := useStore(t)
+		r := must(t, "models", "synth", "--resolution", "64", "--kind", "sd")
+		dir := filepath.Join(store, "likeness-demo-sd-64")
+		if !strings.Contains(r.stdout, dir) {
+			t.Errorf("synth without --out does not say where it wrote %s: %v", dir, r)
+		}
+		if r := must(t, "models", "list"); !strings.Contains(r.stdout, "likeness-demo-sd-64") {
+			t.Errorf("models list does not show the pack synth wrote:\n%s", r.stdout)
+		}
+		if r := must(t, "models", "synth", "--resolution", "64", "--kind", "sd"); !strings.Contains(r.stdout, "already in the pack store") {
+			t.Errorf("second synth: %v", r)
+		}
+		if got := synthFolder("mcdm", 512, 8); got != "likeness-demo" {
+			t.Errorf("synthFolder of the defaults = %q, want the app's demo folder", got)
+		}
+		if got := synthFolder("ip2p", 256, 4); got != "likeness-demo-ip2p-256-f4" {
+			t.Errorf("synthFolder = %q", got)
+		}
+	})
 	t.Run("latent factor 4", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "demo")
 		must(t, "models", "synth", "--out", dir, "--resolution", "64", "--latent-factor", "4")

@@ -4,45 +4,35 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"image"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"likeness/engine/photo"
+	"likeness/internal/shared"
 )
 
-// testImagesDir is $LIKENESS_TESTIMAGES, or shared/testimages beside the
-// repository root (the folder holding go.mod).
-func testImagesDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("LIKENESS_TESTIMAGES"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for !exists(filepath.Join(dir, "go.mod")) {
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's folder; set LIKENESS_TESTIMAGES")
-		}
-		dir = parent
-	}
-	return filepath.Join(filepath.Dir(dir), "shared", "testimages")
-}
-
-// TestEditTestImages runs every photo of the shared test set through
+// TestEditTestImages runs every photo of testdata/testimages (and of
+// $LIKENESS_TESTIMAGES) through
 // `likeness edit`: ok rows give an image of the photo's displayed size, error
 // rows exit 1 with a message naming the file; nothing panics.
 func TestEditTestImages(t *testing.T) {
-	dir := testImagesDir(t)
+	pack := sharedPack(t, "mcdm")
+	for _, dir := range shared.TestImageDirs(t) {
+		editTestImages(t, pack, dir)
+	}
+}
+
+// editTestImages runs the photos of dir's MANIFEST.tsv.
+func editTestImages(t *testing.T, pack, dir string) {
 	f, err := os.Open(filepath.Join(dir, "MANIFEST.tsv"))
 	if err != nil {
-		t.Fatalf("the shared test images (set LIKENESS_TESTIMAGES to their folder): %v", err)
+		t.Fatalf("test images: %v", err)
 	}
 	defer f.Close()
-	pack := sharedPack(t, "mcdm")
 	out := t.TempDir()
 	sc := bufio.NewScanner(f)
 	var header []string
@@ -96,9 +86,9 @@ func TestEditTestImages(t *testing.T) {
 				if err := json.Unmarshal([]byte(r.stdout), &rec); err != nil {
 					t.Fatalf("--json: %v\n%s", err, r.stdout)
 				}
-				side := min(w, h)
-				if want := [4]int{(w - side) / 2, (h - side) / 2, side, side}; rec.Crop != want {
-					t.Errorf("crop %v, want the centred square %v of the %dx%d photo as displayed", rec.Crop, want, w, h)
+				c := photo.PortraitSquare(image.Rect(0, 0, w, h))
+				if want := [4]int{c.Min.X, c.Min.Y, c.Dx(), c.Dy()}; rec.Crop != want {
+					t.Errorf("crop %v, want the default square %v of the %dx%d photo as displayed", rec.Crop, want, w, h)
 				}
 			case "error":
 				if r.code != ExitFailed || !strings.Contains(r.stderr, name) {

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"likeness/engine/compose"
-	"likeness/engine/ort"
 	"likeness/engine/scheduler"
 	"likeness/models"
+	"likeness/ort"
 )
 
 // Modes of an edit.
@@ -178,7 +178,7 @@ func (e *Engine) denoise(j *job, sc scheduler.Scheduler, z []float32, from int, 
 	eps := make([]float32, len(z))
 	th := throttle{every: 250 * time.Millisecond}
 	acp := sc.AlphasCumprod()
-	lat := e.Sig.Latent
+	lh, lw := e.latentHW(j)
 	for i, t := range ts {
 		if err := j.ctx.Err(); err != nil {
 			return nil, err
@@ -210,7 +210,7 @@ func (e *Engine) denoise(j *job, sc scheduler.Scheduler, z []float32, from int, 
 				for k := range x0 {
 					x0[k] = (zin[k] - sb*eps[k]) / sa
 				}
-				p.Preview = latentPreview(x0, lat, lat)
+				p.Preview = latentPreview(x0, lh, lw)
 			}
 			j.progress(p)
 		}
@@ -221,7 +221,12 @@ func (e *Engine) denoise(j *job, sc scheduler.Scheduler, z []float32, from int, 
 
 // decode turns a scaled latent into RGB at model resolution.
 func (e *Engine) decode(ctx context.Context, z []float32) (*image.NRGBA, error) {
-	res, lat := int64(e.Sig.Resolution), int64(e.Sig.Latent)
+	return e.decodeAt(ctx, z, e.Sig.Latent, e.Sig.Resolution)
+}
+
+// decodeAt decodes a scaled square latent [4,lat,lat] into res×res RGB.
+func (e *Engine) decodeAt(ctx context.Context, z []float32, latent, resolution int) (*image.NRGBA, error) {
+	res, lat := int64(resolution), int64(latent)
 	out, err := e.vaeDec.Run(ctx, map[string]ort.Value{
 		"latent_sample": ort.Floats([]int64{1, 4, lat, lat}, scaled(z, float32(1/e.Pack.Manifest.VAEScalingFactor))),
 	}, map[string][]int64{"sample": {1, 3, res, res}})

@@ -6,9 +6,9 @@ import (
 	"image"
 	"os"
 
-	"likeness/engine/ort"
 	"likeness/engine/photo"
 	"likeness/models"
+	"likeness/ort"
 )
 
 var errNotExist = os.ErrNotExist
@@ -29,10 +29,11 @@ type Encoded struct {
 	TokensNull []float32       // [K,D]: null image tokens
 }
 
-// Encode runs the encoders on a crop of img (crop empty = centred square).
+// Encode runs the encoders on a crop of img (crop empty = the default,
+// photo.PortraitSquare).
 func (e *Engine) Encode(ctx context.Context, img *image.NRGBA, hasAlpha bool, crop image.Rectangle, progress ProgressFunc) (*Encoded, error) {
 	if crop.Empty() {
-		crop = photo.CenterSquare(img.Bounds())
+		crop = photo.PortraitSquare(img.Bounds())
 	}
 	if err := photo.ValidateCrop(crop, img.Bounds()); err != nil {
 		return nil, err

@@ -8,10 +8,10 @@ import (
 	"sync"
 	"time"
 
-	"likeness/engine/ort"
 	"likeness/engine/scheduler"
 	"likeness/engine/tokenizer"
 	"likeness/models"
+	"likeness/ort"
 )
 
 // LoadOptions choose how a pack's models run.
@@ -24,6 +24,19 @@ type LoadOptions struct {
 	// time but raises peak memory from 4.4 to 15.2 GiB).
 	BatchBranches *bool
 	Progress      ProgressFunc
+	// CacheDir, when set, keeps ONNX Runtime's optimised graph of each model
+	// there (per pack, model and provider; see ort.Cache), which makes every
+	// start after the first create its sessions faster.
+	CacheDir string
+}
+
+// LoadStats time a Load: checking the pack (sizes, manifest, every model's
+// signature) and creating each model's session.
+type LoadStats struct {
+	Check    time.Duration
+	Sessions time.Duration            // all sessions together
+	Session  map[string]time.Duration // by role
+	Cache    map[string]string        // by role: ort.CacheHit, ort.CacheStored or "" (off)
 }
 
 // ModelInfo tells the user where one model runs and why.
@@ -40,6 +53,8 @@ type ModelInfo struct {
 type Engine struct {
 	Pack *models.Pack
 	Sig  *models.Signature
+	// Loading is how long Load took, by stage and model.
+	Loading LoadStats
 
 	tok   *tokenizer.Tokenizer
 	sched scheduler.Config
@@ -60,6 +75,7 @@ func Load(ctx context.Context, pack *models.Pack, opt LoadOptions) (_ *Engine, e
 	if err := ort.Init(""); err != nil {
 		return nil, err
 	}
+	checkStart := time.Now()
 	if err := pack.CheckSizes(); err != nil {
 		return nil, err
 	}
@@ -78,7 +94,8 @@ func Load(ctx context.Context, pack *models.Pack, opt LoadOptions) (_ *Engine, e
 		}
 		cfg = scheduler.DefaultConfig()
 	}
-	e := &Engine{Pack: pack, Sig: sig, tok: tok, sched: cfg, textCache: newLRU(64), counts: map[string]int{}}
+	e := &Engine{Pack: pack, Sig: sig, tok: tok, sched: cfg, textCache: newLRU(64), counts: map[string]int{},
+		Loading: LoadStats{Check: time.Since(checkStart), Session: map[string]time.Duration{}, Cache: map[string]string{}}}
 	defer func() {
 		if err != nil { // free the sessions already created
 			err = errors.Join(err, e.Close())
@@ -107,11 +124,14 @@ func Load(ctx context.Context, pack *models.Pack, opt LoadOptions) (_ *Engine, e
 		// The signature check already read each model's tensors.
 		ms, _ := sig.Model(r.role)
 		s, err := ort.Open(pack.ModelPath(r.role), ort.Options{Provider: opt.Provider, Threads: opt.Threads,
-			Outputs: []string{outputOf(r.role, sig)}, Signature: &ort.Signature{Inputs: ms.Inputs, Outputs: ms.Outputs}})
+			Outputs: []string{outputOf(r.role, sig)}, Signature: &ort.Signature{Inputs: ms.Inputs, Outputs: ms.Outputs},
+			Cache: modelCache(opt.CacheDir, pack, r.role)})
 		if err != nil {
 			return nil, fmt.Errorf("pack %s: %s: %w", pack.Name, r.role, err)
 		}
 		*r.dst = s
+		e.Loading.Session[r.role], e.Loading.Cache[r.role] = s.Created, s.Cache
+		e.Loading.Sessions += s.Created
 	}
 	if opt.BatchBranches != nil {
 		e.batch = *opt.BatchBranches && sig.BatchDynamic

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"likeness/engine/ort"
 	"likeness/engine/scheduler"
 	"likeness/models"
 	"likeness/models/synth"
+	"likeness/ort"
 )
 
 // testRes keeps the analytic packs small: a 16×16 latent.

@@ -5,8 +5,8 @@ import (
 	"math"
 	"time"
 
-	"likeness/engine/ort"
 	"likeness/models"
+	"likeness/ort"
 )
 
 // cond is one guidance branch: spatial condition, image tokens, text.
@@ -29,6 +29,18 @@ type job struct {
 	inORT    map[string]time.Duration
 	progress ProgressFunc
 	bufs     map[bufKey]*unetBuf // per call layout, reused across steps
+	// latH, latW are the latent height and width of this job's UNet calls;
+	// 0 means the pack's square latent (the paired-data generator runs a
+	// double-width one).
+	latH, latW int
+}
+
+// latentHW is the latent height and width of j's UNet calls.
+func (e *Engine) latentHW(j *job) (int, int) {
+	if j.latW > 0 {
+		return j.latH, j.latW
+	}
+	return e.Sig.Latent, e.Sig.Latent
 }
 
 // bufKey identifies a UNet call's conditions: the same branch set at the
@@ -87,8 +99,8 @@ func (e *Engine) evalUNet(j *job, zin []float32, t float64, conds []cond) ([][]f
 }
 
 func (e *Engine) unetCall(j *job, zin []float32, t float64, conds []cond, index int) ([]float32, error) {
-	lat := e.Sig.Latent
-	hw := lat * lat
+	lh, lw := e.latentHW(j)
+	hw := lh * lw
 	b := len(conds)
 	ch := e.Sig.UNetChannels
 	L := 77
@@ -131,10 +143,10 @@ func (e *Engine) unetCall(j *job, zin []float32, t float64, conds []cond, index 
 		}
 	}
 	res, err := e.unet.RunInto(j.ctx, map[string]ort.Value{
-		"sample":                ort.Floats([]int64{int64(b), int64(ch), int64(lat), int64(lat)}, sample),
+		"sample":                ort.Floats([]int64{int64(b), int64(ch), int64(lh), int64(lw)}, sample),
 		"timestep":              ts,
 		"encoder_hidden_states": ort.Floats([]int64{int64(b), int64(L), int64(D)}, ehs),
-	}, map[string][]int64{"out_sample": {int64(b), 4, int64(lat), int64(lat)}}, map[string][]float32{"out_sample": buf.out})
+	}, map[string][]int64{"out_sample": {int64(b), 4, int64(lh), int64(lw)}}, map[string][]float32{"out_sample": buf.out})
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"hash/crc32"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -51,7 +52,7 @@ func sums(files map[string][]byte) map[string]any {
 }
 
 // manifestFor is a valid manifest of the kind; set adds or replaces members.
-func manifestFor(t *testing.T, kind Kind, name string, set map[string]any) []byte {
+func manifestFor(t testing.TB, kind Kind, name string, set map[string]any) []byte {
 	t.Helper()
 	m := map[string]any{"format": 1, "kind": string(kind), "name": name,
 		"source":     "neutral expression",
@@ -92,6 +93,9 @@ type zipEntry struct {
 	name string
 	data []byte
 	mode fs.FileMode // 0: regular 0644
+	// compressed, when set, is the compressed size the directory claims
+	// (the data is stored as is): a lie for zip bomb tests.
+	compressed uint64
 }
 
 // zipFiles lays out a pack's files (plus manifest) as zip entries under prefix.
@@ -111,7 +115,7 @@ func zipFiles(prefix string, files map[string][]byte, manifest []byte) []zipEntr
 	return out
 }
 
-func writeZip(t *testing.T, path string, entries []zipEntry) {
+func writeZip(t testing.TB, path string, entries []zipEntry) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
@@ -122,6 +126,17 @@ func writeZip(t *testing.T, path string, entries []zipEntry) {
 	}
 	zw := zip.NewWriter(f)
 	for _, e := range entries {
+		if e.compressed != 0 {
+			w, err := zw.CreateRaw(&zip.FileHeader{Name: e.name, Method: zip.Store, CRC32: crc32.ChecksumIEEE(e.data),
+				CompressedSize64: e.compressed, UncompressedSize64: uint64(len(e.data))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Write(e.data); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
 		h := &zip.FileHeader{Name: e.name, Method: zip.Deflate}
 		mode := e.mode
 		if mode == 0 {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"likeness/internal/bytesize"
 )
 
 // DefaultMaxBytes caps the unpacked size of one install.
@@ -101,7 +103,9 @@ func (s *Store) Install(ctx context.Context, src string, opts InstallOptions) (_
 			return nil, installFailed(src, fmt.Errorf("not a folder or a readable .zip file: %w", err))
 		}
 		defer zr.Close()
-		entries, err = scanZip(zr)
+		if entries, err = scanZip(zr); err == nil {
+			err = checkArchive(entries, st.Size())
+		}
 	}
 	if err != nil {
 		return nil, installFailed(src, err)
@@ -146,8 +150,12 @@ func (s *Store) install(ctx context.Context, src string, entries []entry, phase 
 		total += e.size
 		if total > opts.MaxBytes || total < 0 {
 			return nil, fail(newPackError(ErrTooLarge, nil,
-				"it unpacks to more than %s, the limit; the archive may be damaged or a zip bomb", sizeText(opts.MaxBytes)))
+				"it unpacks to more than %s, the limit; the archive may be damaged or a zip bomb", bytesize.Format(opts.MaxBytes)))
 		}
+	}
+
+	if err := checkFreeSpace(s.Root, total); err != nil {
+		return nil, fail(err)
 	}
 
 	// Read the manifest from the source first: a bad one fails before
@@ -520,7 +528,7 @@ func unpack(ctx context.Context, dst string, entries []entry, maxBytes int64, re
 		}
 		written += n
 		if written > maxBytes {
-			return newPackError(ErrTooLarge, nil, "it unpacks to more than %s, the limit", sizeText(maxBytes))
+			return newPackError(ErrTooLarge, nil, "it unpacks to more than %s, the limit", bytesize.Format(maxBytes))
 		}
 	}
 	return nil
@@ -544,21 +552,24 @@ func unpackFile(ctx context.Context, target string, e entry, rep *reporter) (n i
 			err = cerr
 		}
 	}()
-	n, err = copyChunks(ctx, out, io.LimitReader(rc, e.size+1), rep)
+	// Nothing past the declared size is written: a zip bomb that lies
+	// about its sizes stops at the first extra byte.
+	n, err = copyChunks(ctx, out, &declaredReader{r: rc, left: e.size}, rep)
 	if err != nil {
+		if errors.Is(err, errOverDeclared) {
+			if e.zf != nil {
+				return n, newPackError(ErrTooLarge, nil,
+					"%s holds more bytes than the archive declares (%d); the archive is damaged or a zip bomb", e.rel, e.size)
+			}
+			return n, fmt.Errorf("%s grew while installing", e.rel)
+		}
 		if errors.Is(err, zip.ErrFormat) && e.zf != nil {
 			return n, newPackError(ErrTooLarge, err,
 				"%s holds more or fewer bytes than the archive declares (%d); the archive is damaged or a zip bomb", e.rel, e.size)
 		}
 		return n, fmt.Errorf("%s: %w", e.rel, err)
 	}
-	switch {
-	case n > e.size && e.zf != nil:
-		return n, newPackError(ErrTooLarge, nil,
-			"%s holds more bytes than the archive declares (%d); the archive is damaged or a zip bomb", e.rel, e.size)
-	case n > e.size:
-		return n, fmt.Errorf("%s grew while installing", e.rel)
-	case n < e.size:
+	if n < e.size {
 		return n, fmt.Errorf("%s: %d bytes, %d expected: %w", e.rel, n, e.size, io.ErrUnexpectedEOF)
 	}
 	return n, nil
@@ -693,16 +704,4 @@ func checkPackName(name string) error {
 		}
 	}
 	return nil
-}
-
-func sizeText(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
 }

@@ -289,7 +289,7 @@ func TestInstallRejectsBadSources(t *testing.T) {
 			zp := filepath.Join(dir, "p.zip")
 			rawZip(t, zp, zipFiles("", files, m), "unet/model.onnx_data", []byte("tiny"), 20<<30)
 			return zp
-		}, InstallOptions{}, ErrTooLarge, []string{"more than 16.0 GiB", "zip bomb"}},
+		}, InstallOptions{}, ErrTooLarge, []string{"declares 20.0 GiB", "zip bomb"}},
 		{"zip over MaxBytes", func(t *testing.T, dir string) string {
 			files, m := good(t)
 			zp := filepath.Join(dir, "p.zip")

@@ -4,9 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 
-	"likeness/engine/ort"
+	"likeness/ort"
 )
 
 // ErrSignature means a model's inputs or outputs do not follow the contract.
@@ -146,11 +145,16 @@ func CheckSignatures(p *Pack) (*Signature, error) {
 	}
 	res, f := m.Resolution, m.LatentFactor
 	if !p.HasManifest {
-		// Without likeness.json the VAE's fixed shapes, when it has them,
-		// tell the resolution and latent_factor (a fixed 128-pixel VAE with
-		// a 32×32 latent: 128 and 4); the defaults are the fallback.
-		enc, dec := readIO(RoleVAEEncoder), readIO(RoleVAEDecoder)
-		res, f = inferSpatial(c, enc.ins, enc.outs, dec.ins, dec.outs, res, f)
+		// Without likeness.json the models' fixed shapes, when they have
+		// them, tell the resolution and latent_factor (a fixed 128-pixel VAE
+		// with a 32×32 latent: 128 and 4; a UNet fixed at a 64×64 latent:
+		// 512); all models must agree, and the defaults are the fallback.
+		var io []spatialIO
+		for _, role := range RequiredRoles(m.Kind) {
+			r := readIO(role)
+			io = append(io, spatialIO{role, r.ins, r.outs})
+		}
+		res, f = inferSpatial(c, io, res, f)
 	}
 	sig := &Signature{Kind: m.Kind, Resolution: res, LatentFactor: f, Latent: res / f}
 	lat := int64(sig.Latent)
@@ -302,37 +306,96 @@ func CheckSignatures(p *Pack) (*Signature, error) {
 	return sig, nil
 }
 
-// inferSpatial returns the resolution H and latent_factor f that the VAE's
-// fixed spatial sizes imply: H from the encoder's input or the decoder's
-// output, h from the encoder's latent or the decoder's input, f = H/h. What
-// the models leave dynamic keeps the fallback (the contract's defaults); a
-// ratio that is not a power of two is reported. The tensor checks that
-// follow then make every model agree with the result.
-func inferSpatial(c *sigCheck, encIn, encOut, decIn, decOut []ort.TensorInfo, res, f int) (int, int) {
-	fixed := func(list []ort.TensorInfo, names ...string) int {
-		for _, t := range list {
-			if slices.Contains(names, t.Name) && len(t.Shape) == 4 {
-				for _, d := range t.Shape[2:] {
-					if d > 0 {
-						return int(d)
+// spatialIO is one model's declared tensors, for inferSpatial.
+type spatialIO struct {
+	role      string
+	ins, outs []ort.TensorInfo
+}
+
+// spatialTensors names the tensors whose last two dimensions are the
+// image (pixels) or the latent (latent): H×W at model resolution, h×w.
+var spatialTensors = []struct {
+	role, io, name string
+	pixels         bool
+}{
+	{RoleVAEEncoder, "input", "sample", true},
+	{RoleVAEDecoder, "output", "sample", true},
+	{RoleVAEEncoder, "output", "latent_sample", false},
+	{RoleVAEEncoder, "output", "latent_parameters", false},
+	{RoleVAEDecoder, "input", "latent_sample", false},
+	{RoleUNet, "input", "sample", false},
+	{RoleUNet, "output", "out_sample", false},
+	{RoleImageProjector, "input", "latent", false},
+}
+
+// inferSpatial returns the resolution H and latent_factor f that the
+// models' fixed spatial sizes imply, for a pack without a manifest: H from
+// the VAE's image tensors, h from every latent tensor (VAE, UNet,
+// projector), f = H/h. Every fixed size must agree with the others of its
+// kind, and a fixed tensor must be square; a disagreement is reported with
+// the tensors that disagree. What the models leave dynamic keeps the
+// fallback (the contract's defaults), and a ratio that is not a power of
+// two is reported. The tensor checks that follow then make every model
+// agree with the result.
+func inferSpatial(c *sigCheck, models []spatialIO, res, f int) (int, int) {
+	type seen struct {
+		size  int
+		where string // e.g. unet input "sample" [1 4 64 64]
+		role  string
+	}
+	var pix, lat []seen
+	for _, st := range spatialTensors {
+		for _, m := range models {
+			if m.role != st.role {
+				continue
+			}
+			list := m.ins
+			if st.io == "output" {
+				list = m.outs
+			}
+			for _, t := range list {
+				if t.Name != st.name || len(t.Shape) != 4 {
+					continue
+				}
+				where := fmt.Sprintf("%s %s %q %v", m.role, st.io, t.Name, t.Shape)
+				hh, ww := t.Shape[2], t.Shape[3]
+				if hh > 0 && ww > 0 && hh != ww {
+					c.file = m.role + "/model.onnx"
+					c.fail("%s %q is %dx%d; the contract's images and latents are square", st.io, t.Name, hh, ww)
+					return res, f
+				}
+				if d := max(hh, ww); d > 0 {
+					if st.pixels {
+						pix = append(pix, seen{int(d), where, m.role})
+					} else {
+						lat = append(lat, seen{int(d), where, m.role})
 					}
 				}
 			}
 		}
-		return 0
 	}
-	H, from := fixed(encIn, "sample"), RoleVAEEncoder
-	if H == 0 {
-		H, from = fixed(decOut, "sample"), RoleVAEDecoder
+	agree := func(list []seen, what string) int {
+		if len(list) == 0 {
+			return 0
+		}
+		for _, s := range list[1:] {
+			if s.size != list[0].size {
+				c.file = s.role + "/model.onnx"
+				c.fail("the models disagree on the %s size: %s is %d, %s is %d; add a %s that gives resolution and latent_factor, or re-export them",
+					what, list[0].where, list[0].size, s.where, s.size, ManifestFile)
+				return -1
+			}
+		}
+		return list[0].size
 	}
-	h := fixed(encOut, "latent_sample", "latent_parameters")
-	if h == 0 {
-		h = fixed(decIn, "latent_sample")
+	H, h := agree(pix, "image"), agree(lat, "latent")
+	if H < 0 || h < 0 {
+		return res, f
 	}
 	switch {
 	case H > 0 && h > 0:
 		if H%h != 0 || !ValidLatentFactor(H/h) {
-			c.file = from + "/model.onnx"
+			c.file = pix[0].role + "/model.onnx"
 			c.fail("the VAE maps %dx%d pixels to a %dx%d latent, and %d/%d is not a latent_factor the contract allows (a power of two from 2 to %d); add a %s that gives resolution and latent_factor",
 				H, H, h, h, H, h, maxLatentFactor, ManifestFile)
 			return res, f
@@ -340,8 +403,8 @@ func inferSpatial(c *sigCheck, encIn, encOut, decIn, decOut []ort.TensorInfo, re
 		return H, H / h
 	case H > 0:
 		if H%f != 0 {
-			c.file = from + "/model.onnx"
-			c.fail("the VAE takes %dx%d pixels, which the default latent_factor %d does not divide, and its latent size is not fixed; add a %s that gives latent_factor",
+			c.file = pix[0].role + "/model.onnx"
+			c.fail("the VAE takes %dx%d pixels, which the default latent_factor %d does not divide, and no model fixes the latent size; add a %s that gives latent_factor",
 				H, H, f, ManifestFile)
 		}
 		return H, f

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"likeness/engine/ort"
 	pb "likeness/models/onnxpb"
 	"likeness/models/synth"
+	"likeness/ort"
 )
 
 // The signature tests read real ONNX files: analytic packs from
@@ -507,4 +507,68 @@ func TestFloat16ScalarTimestepRefused(t *testing.T) {
 	if !errors.Is(err, ErrSignature) || !strings.Contains(err.Error(), "unet/model.onnx") || !strings.Contains(err.Error(), "float16 scalar") {
 		t.Fatalf("err = %v", err)
 	}
+}
+
+// TestInferSpatialFromEveryModel: a pack without likeness.json whose VAE
+// leaves its spatial sizes dynamic but whose UNet is fixed at a 32×32 latent
+// is a 256-pixel pack (the default latent_factor 8), not refused against
+// the default 512; models that disagree on a size are refused naming both;
+// with every size dynamic the resolution falls back to 512.
+func TestInferSpatialFromEveryModel(t *testing.T) {
+	open := func(t *testing.T, dir string) (*Signature, error) {
+		t.Helper()
+		p, err := OpenWith(dir, OpenOptions{Probe: UNetChannels})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return CheckSignatures(p)
+	}
+	unetOf := func(t *testing.T, o synth.Options) []byte {
+		t.Helper()
+		data, err := os.ReadFile(filepath.Join(synthPack(t, o), "unet", "model.onnx"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	t.Run("fixed unet, dynamic vae", func(t *testing.T) {
+		dir := synthPack(t, synth.Options{Kind: "sd", Resolution: 256, NoManifest: true, OptimumDims: true})
+		replaceModel(t, dir, "unet", unetOf(t, synth.Options{Kind: "sd", Resolution: 256}))
+		sig, err := open(t, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sig.Resolution != 256 || sig.LatentFactor != 8 || sig.Latent != 32 {
+			t.Fatalf("resolution %d, factor %d, latent %d; want 256, 8, 32", sig.Resolution, sig.LatentFactor, sig.Latent)
+		}
+	})
+	t.Run("unet and vae disagree", func(t *testing.T) {
+		dir := synthPack(t, synth.Options{Kind: "sd", Resolution: 64, NoManifest: true})
+		replaceModel(t, dir, "unet", unetOf(t, synth.Options{Kind: "sd", Resolution: 128}))
+		_, err := open(t, dir)
+		if !errors.Is(err, ErrSignature) {
+			t.Fatalf("err = %v, want ErrSignature", err)
+		}
+		for _, w := range []string{"disagree on the latent size", "vae_encoder", "unet input \"sample\"", "is 8", "is 16", ManifestFile} {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("message lacks %q:\n%v", w, err)
+			}
+		}
+	})
+	t.Run("non-square", func(t *testing.T) {
+		dir := synthPack(t, synth.Options{Kind: "sd", Resolution: 64, NoManifest: true, FixedBatch: true})
+		replaceModel(t, dir, "unet", stubModel([]tensorSpec{
+			{"sample", pb.Float, []int64{1, 4, 8, 16}}, {"timestep", pb.Float, []int64{1}}, {"encoder_hidden_states", pb.Float, []int64{1, 77, 16}},
+		}, []tensorSpec{{"out_sample", pb.Float, []int64{1, 4, 8, 16}}}))
+		if _, err := open(t, dir); !errors.Is(err, ErrSignature) || !strings.Contains(err.Error(), "8x16") {
+			t.Fatalf("err = %v, want a refusal of the 8x16 sample", err)
+		}
+	})
+	t.Run("all dynamic", func(t *testing.T) {
+		dir := synthPack(t, synth.Options{Kind: "sd", Resolution: 512, NoManifest: true, OptimumDims: true})
+		sig, err := open(t, dir)
+		if err != nil || sig.Resolution != 512 || sig.LatentFactor != 8 {
+			t.Fatalf("sig %+v, err %v; want the defaults 512 and 8", sig, err)
+		}
+	})
 }

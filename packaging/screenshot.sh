@@ -6,8 +6,8 @@ set -euo pipefail
 bin=${1:?usage: screenshot.sh BIN OUT}
 out=${2:?usage: screenshot.sh BIN OUT}
 here=$(cd "$(dirname "$0")/.." && pwd)
-photo=${LIKENESS_TESTIMAGES:-$here/../shared/testimages}/portrait_astronaut_eileen_collins.png
-[ -f "$photo" ] || { echo "screenshot: no test photo at $photo (set LIKENESS_TESTIMAGES)" >&2; exit 1; }
+photo=$here/testdata/testimages/portrait_astronaut_eileen_collins.png
+[ -f "$photo" ] || { echo "screenshot: no test photo at $photo" >&2; exit 1; }
 bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 mkdir -p "$(dirname "$out")"
 out=$(cd "$(dirname "$out")" && pwd)/$(basename "$out")

@@ -397,7 +397,7 @@ func (s *State) firstPackItem() *fyne.MenuItem {
 // errNoORT wraps app.New's failure with how to fix it.
 func errNoORT(err error) error {
 	if errors.Is(err, app.ErrNoLibrary) {
-		return fmt.Errorf("%w\n\nRun `make ort` or set %s (or Settings ▸ ONNX Runtime library)", err, app.EnvLibrary)
+		return fmt.Errorf("%w\n\nReinstall Likeness (a release carries the library beside the program), run `make ort` in a checkout, or set %s (or Settings ▸ ONNX Runtime library)", err, app.EnvLibrary)
 	}
 	return err
 }

@@ -321,8 +321,8 @@ func TestExportBackgroundCaptured(t *testing.T) {
 	if err := json.Unmarshal([]byte(txt["likeness"]), &rec); err != nil {
 		t.Fatal(err)
 	}
-	if rec.Input != first {
-		t.Errorf("metadata names %q, want the photo of the result %q", rec.Input, first)
+	if rec.Input != filepath.Base(first) {
+		t.Errorf("metadata names %q, want the photo of the result %q", rec.Input, filepath.Base(first))
 	}
 	// The photo of the result stays protected though another one is open.
 	s.Export(target, first, app.OutputFull, true)

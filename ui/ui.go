@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 
 	"fyne.io/fyne/v2"
-	fyneapp "fyne.io/fyne/v2/app"
 
 	"likeness/app"
 	"likeness/assets"
@@ -26,13 +25,12 @@ var Icon = fyne.NewStaticResource("icon.png", assets.Icon)
 // Run opens the main window and blocks until it closes. args may name a
 // photo to open.
 func Run(args []string) int {
-	fa := fyneapp.NewWithID(AppID)
+	fa := newFyneApp()
 	fa.SetIcon(Icon)
 	w := fa.NewWindow("Likeness")
 	w.SetIcon(Icon)
 	s := newState(fa, w)
 	s.build()
-	w.Resize(fyne.NewSize(1400, 900))
 	var photo string
 	for _, a := range args {
 		if a != "" && a[0] != '-' {
@@ -62,13 +60,15 @@ func Run(args []string) int {
 			}
 		}
 	})
+	remember := openWindow(w, prefs)
 	w.SetOnClosed(func() {
+		remember()
 		s.cancelJob("closing")
 		if s.a != nil {
 			s.a.Close()
 		}
 	})
-	w.ShowAndRun()
+	fa.Run()
 	return 0
 }
 

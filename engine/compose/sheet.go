@@ -75,7 +75,8 @@ func Sheet(images []*image.NRGBA, labels []string, cols, cellSize int, bg color.
 	pad := max(4, cellSize/32)
 	stepX, stepY := cellSize+pad, cellSize+labelH+pad
 
-	// Drawing into RGBA keeps x/image/draw and font on their fast paths.
+	// Drawing into RGBA keeps x/image/draw and font on their fast paths;
+	// the labels need a draw.Image to draw on, which imaging does not offer.
 	out := image.NewRGBA(image.Rect(0, 0, cols*stepX+pad, rows*stepY+pad))
 	draw.Draw(out, out.Rect, image.NewUniform(bg), image.Point{}, draw.Src)
 	ink := color.Color(color.Black)

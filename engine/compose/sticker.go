@@ -24,6 +24,9 @@ func Sticker(img *image.NRGBA, alpha *image.Alpha, size, outline int) *image.NRG
 	if alpha != nil && (alpha.Rect.Dx() != img.Rect.Dx() || alpha.Rect.Dy() != img.Rect.Dy()) {
 		alpha = nil
 	}
+	// The canvas stays premultiplied RGBA with x/image/draw: the outline is
+	// composited under the shape in place, premultiplied, and imaging works
+	// only in straight alpha (NRGBA).
 	canvas := image.NewRGBA(image.Rect(0, 0, size, size))
 	if alpha == nil {
 		draw.Draw(canvas, canvas.Rect, image.White, image.Point{}, draw.Src)

@@ -16,15 +16,15 @@ import (
 	"testing"
 
 	"golang.org/x/image/webp"
-)
 
-const astronaut = "/work/shared/testimages/portrait_astronaut_eileen_collins.png"
+	"likeness/internal/shared"
+)
 
 func loadAstronaut(t testing.TB) *image.NRGBA {
 	t.Helper()
-	f, err := os.Open(astronaut)
+	f, err := os.Open(filepath.Join(shared.TestImages(t), "portrait_astronaut_eileen_collins.png"))
 	if err != nil {
-		t.Fatalf("test image missing (it ships in /work/shared/testimages): %v", err)
+		t.Fatalf("test image missing (it ships in testdata/testimages): %v", err)
 	}
 	defer f.Close()
 	img, err := png.Decode(f)

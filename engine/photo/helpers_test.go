@@ -16,16 +16,27 @@ func testImagesDir(t testing.TB) string { return shared.TestImages(t) }
 
 type manifestRow struct {
 	file, expected string
+	path           string // file in its folder
 	width, height  int
 }
 
-// readManifest fails the test (never skips) when the manifest is missing.
+// readManifest returns the repository's test photo folder and the rows of
+// its MANIFEST.tsv followed by those of $LIKENESS_TESTIMAGES. It fails the
+// test (never skips) when a manifest is missing.
 func readManifest(t testing.TB) (string, []manifestRow) {
 	t.Helper()
-	dir := testImagesDir(t)
+	var rows []manifestRow
+	for _, dir := range shared.TestImageDirs(t) {
+		rows = append(rows, readManifestIn(t, dir)...)
+	}
+	return testImagesDir(t), rows
+}
+
+func readManifestIn(t testing.TB, dir string) []manifestRow {
+	t.Helper()
 	f, err := os.Open(filepath.Join(dir, "MANIFEST.tsv"))
 	if err != nil {
-		t.Fatalf("test images manifest: %v (set LIKENESS_TESTIMAGES)", err)
+		t.Fatalf("test images manifest: %v", err)
 	}
 	defer f.Close()
 	var rows []manifestRow
@@ -35,7 +46,7 @@ func readManifest(t testing.TB) (string, []manifestRow) {
 		if line == 0 || len(cols) < 5 || cols[0] == "" {
 			continue
 		}
-		r := manifestRow{file: cols[0], expected: cols[2]}
+		r := manifestRow{file: cols[0], expected: cols[2], path: filepath.Join(dir, cols[0])}
 		if r.expected == "ok" {
 			if r.width, err = strconv.Atoi(cols[3]); err != nil {
 				t.Fatalf("manifest line %d: width: %v", line+1, err)
@@ -50,9 +61,9 @@ func readManifest(t testing.TB) (string, []manifestRow) {
 		t.Fatal(err)
 	}
 	if len(rows) == 0 {
-		t.Fatal("manifest has no rows")
+		t.Fatalf("%s: manifest has no rows", dir)
 	}
-	return dir, rows
+	return rows
 }
 
 // tiffOrder is binary.LittleEndian or binary.BigEndian.

@@ -13,10 +13,10 @@ import (
 )
 
 func TestManifest(t *testing.T) {
-	dir, rows := readManifest(t)
+	_, rows := readManifest(t)
 	for _, r := range rows {
 		t.Run(r.file, func(t *testing.T) {
-			path := filepath.Join(dir, r.file)
+			path := r.path
 			p, err := Load(path)
 			switch r.expected {
 			case "ok":
@@ -347,4 +347,55 @@ func TestBMPTooShortForHeader(t *testing.T) {
 	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "declares 128x10000") {
 		t.Errorf("error %v, want ErrCorrupt from the size check", err)
 	}
+}
+
+// TestApplyOrientation: each EXIF orientation maps every stored pixel to
+// where the definition (TIFF 6.0, tag 274) puts it on display.
+func TestApplyOrientation(t *testing.T) {
+	const w, h = 5, 3
+	src := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for i := range src.Pix {
+		src.Pix[i] = uint8(i)
+	}
+	for o := 1; o <= 8; o++ {
+		got := applyOrientation(src, o)
+		dw, dh := w, h
+		if o >= 5 {
+			dw, dh = h, w
+		}
+		if got.Rect != image.Rect(0, 0, dw, dh) {
+			t.Fatalf("orientation %d: %v, want %dx%d", o, got.Rect, dw, dh)
+		}
+		for y := range dh {
+			for x := range dw {
+				// (sx, sy) is the stored pixel shown at (x, y).
+				sx, sy := storedAt(o, x, y, w, h)
+				if g, want := got.NRGBAAt(x, y), src.NRGBAAt(sx, sy); g != want {
+					t.Fatalf("orientation %d: (%d,%d) = %v, want stored (%d,%d) %v", o, x, y, g, sx, sy, want)
+				}
+			}
+		}
+	}
+}
+
+// storedAt is the stored pixel that orientation o shows at (x, y) of a
+// w x h stored image.
+func storedAt(o, x, y, w, h int) (int, int) {
+	switch o {
+	case 2:
+		return w - 1 - x, y
+	case 3:
+		return w - 1 - x, h - 1 - y
+	case 4:
+		return x, h - 1 - y
+	case 5:
+		return y, x
+	case 6:
+		return y, h - 1 - x
+	case 7:
+		return w - 1 - y, h - 1 - x
+	case 8:
+		return w - 1 - y, x
+	}
+	return x, y
 }

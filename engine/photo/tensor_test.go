@@ -6,7 +6,10 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"path/filepath"
 	"testing"
+
+	"github.com/disintegration/imaging"
 )
 
 func solid(w, h int, c color.NRGBA) *image.NRGBA {
@@ -107,6 +110,37 @@ func TestCenterSquare(t *testing.T) {
 	}
 }
 
+func TestPortraitSquare(t *testing.T) {
+	tests := []struct{ in, want image.Rectangle }{
+		{image.Rect(0, 0, 100, 300), image.Rect(0, 10, 100, 110)},   // tall: near the top
+		{image.Rect(0, 0, 970, 2204), image.Rect(0, 61, 970, 1031)}, // the tall test portrait
+		{image.Rect(5, 7, 105, 107), image.Rect(5, 7, 105, 107)},    // square: all of it
+		{image.Rect(0, 0, 301, 100), image.Rect(100, 0, 200, 100)},  // landscape: centred
+		{image.Rect(10, 20, 60, 90), image.Rect(10, 21, 60, 71)},    // offset bounds
+		{image.Rect(0, 0, 0, 10), image.Rectangle{}},
+	}
+	for _, tt := range tests {
+		if got := PortraitSquare(tt.in); got != tt.want {
+			t.Errorf("PortraitSquare(%v) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestPortraitSquareFramesTheHead: on the 970x2204 head-and-torso portrait
+// the default square holds the head (hair at y≈96, chin at y≈540) and
+// is horizontally centred; the centred square framed the crossed arms.
+func TestPortraitSquareFramesTheHead(t *testing.T) {
+	p, err := Load(filepath.Join(testImagesDir(t), "portrait_biden_970x2204.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := image.Rect(380, 90, 760, 560)
+	c := PortraitSquare(p.Image.Rect)
+	if !head.In(c) || c.Dx() != c.Dy() || c.Dx() != 970 {
+		t.Errorf("default crop %v does not frame the head %v", c, head)
+	}
+}
+
 func TestValidateCrop(t *testing.T) {
 	b := image.Rect(0, 0, 100, 80)
 	tests := []struct {
@@ -178,6 +212,27 @@ func TestResize(t *testing.T) {
 			t.Errorf("pixel %d = %v: transparent colour bled in", x, c)
 		}
 	}
+}
+
+// BenchmarkCropResize scales a 3600x3600 crop of a 24 MP photo to 512, the
+// model input's resize: "xdraw" is resizePremul (x/image/draw, which
+// ModelInput keeps), "imaging" the imaging Resize the previews use.
+func BenchmarkCropResize(b *testing.B) {
+	img := solid(6000, 4000, color.NRGBA{200, 150, 120, 255})
+	for i := range img.Pix {
+		img.Pix[i] ^= uint8(i * 7)
+	}
+	crop := image.Rect(1000, 200, 4600, 3800)
+	b.Run("xdraw", func(b *testing.B) {
+		for b.Loop() {
+			resizePremul(img, crop, 512, 512)
+		}
+	})
+	b.Run("imaging", func(b *testing.B) {
+		for b.Loop() {
+			imaging.Resize(img.SubImage(crop), 512, 512, imaging.CatmullRom)
+		}
+	})
 }
 
 func BenchmarkLoadModelInput(b *testing.B) {

@@ -56,6 +56,8 @@ type Config struct {
 	UseLuLambdas         bool   // use_lu_lambdas
 	VarianceType         string // variance_type
 	SolverP              bool   // solver_p is non-null
+	UseDynamicShifting   bool   // use_dynamic_shifting (needs a shift mu only flow-matching pipelines pass)
+	ShiftTerminal        bool   // shift_terminal is non-null (UniPC; diffusers allows it only with use_flow_sigmas)
 
 	// Raw holds every key of the parsed document, known or not.
 	Raw map[string]json.RawMessage
@@ -241,9 +243,14 @@ var fields = map[string]field{
 	"use_flow_sigmas":        boolField(func(c *Config) *bool { return &c.UseFlowSigmas }),
 	"use_lu_lambdas":         boolField(func(c *Config) *bool { return &c.UseLuLambdas }),
 	"variance_type":          stringField(func(c *Config) *string { return &c.VarianceType }),
+	"use_dynamic_shifting":   boolField(func(c *Config) *bool { return &c.UseDynamicShifting }),
 	"solver_p": {
 		decode: func(c *Config, _ json.RawMessage) error { c.SolverP = true; return nil },
 		copy:   func(dst, src *Config) { dst.SolverP = src.SolverP },
+	},
+	"shift_terminal": {
+		decode: func(c *Config, _ json.RawMessage) error { c.ShiftTerminal = true; return nil },
+		copy:   func(dst, src *Config) { dst.ShiftTerminal = src.ShiftTerminal },
 	},
 }
 

@@ -156,9 +156,15 @@ func TestPerSchedulerDefaults(t *testing.T) {
 	if u.p.TimestepSpacing != "linspace" || u.p.SolverType != "bh2" || u.p.SolverOrder != 2 || u.p.BetaSchedule != "scaled_linear" {
 		t.Fatalf("unipc defaults: %+v", u.p)
 	}
-	p := mustNew(t, "dpmpp_2m", withKeys(t, "solver_order", 3, "use_karras_sigmas", true, "solver_type", "bh2"), 10).(*dpm)
-	if p.p.SolverOrder != 2 || p.p.UseKarrasSigmas || p.p.SolverType != "midpoint" || !math.IsInf(p.p.LambdaMinClipped, -1) {
+	p := mustNew(t, "dpmpp_2m", withKeys(t, "solver_order", 2, "use_karras_sigmas", true, "solver_type", "bh2"), 10).(*dpm)
+	if p.p.SolverOrder != 2 || !p.p.UseKarrasSigmas || p.p.SolverType != "midpoint" || !math.IsInf(p.p.LambdaMinClipped, -1) {
 		t.Fatalf("dpmpp_2m settings: %+v", p.p)
+	}
+	if p := mustNew(t, "dpmpp_2m", DefaultConfig(), 10).(*dpm); p.p.UseKarrasSigmas {
+		t.Fatal("dpmpp_2m without use_karras_sigmas in its config uses Karras sigmas")
+	}
+	if p := mustNew(t, "dpmpp_2m_karras", withKeys(t, "use_karras_sigmas", false), 10).(*dpm); !p.p.UseKarrasSigmas {
+		t.Fatal("dpmpp_2m_karras must use Karras sigmas whatever the config says")
 	}
 }
 

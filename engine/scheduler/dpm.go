@@ -64,24 +64,21 @@ func (s *dpm) SetTimesteps(n int) error {
 		return err
 	}
 	var sigmas []float64
+	last := 0.0
 	if s.p.UseKarrasSigmas {
-		sigmas = karrasSigmas(s.train.sigmas[0], s.train.sigmas[N-1], n)
-		ts = make([]float64, len(sigmas))
-		for i, sg := range sigmas {
-			t := sigmaToT(sg, s.train.logSigmas)
-			if s.p.BetaSchedule != "squaredcos_cap_v2" {
-				t = math.RoundToEven(t)
-			}
-			ts[i] = math.Trunc(t) // the int64 cast
+		d := newDiffusersSigmas(s.p, N)
+		lo, hi := karrasEnds(d, s.p, false)
+		ts, sigmas = karrasSchedule(d, lo, hi, n, s.p.BetaSchedule != "squaredcos_cap_v2")
+		if s.p.FinalSigmasType == "sigma_min" {
+			last = float64(d.sigmas[0]) // the float32 training sigma, as diffusers has it
 		}
 	} else {
 		for _, t := range ts {
 			sigmas = append(sigmas, npInterp(t, s.train.sigmas))
 		}
-	}
-	last := 0.0
-	if s.p.FinalSigmasType == "sigma_min" {
-		last = s.train.sigmas[0]
+		if s.p.FinalSigmasType == "sigma_min" {
+			last = s.train.sigmas[0]
+		}
 	}
 	s.timesteps, s.sigmas = ts, append(sigmas, last)
 	s.Reset()

@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-// goldenCase is one file of shared/golden/schedulers (README section 2).
+// goldenCase is one file of testdata/golden/schedulers (README section 2).
 type goldenCase struct {
 	Name              string          `json:"name"`
 	Scheduler         string          `json:"scheduler"`
@@ -39,13 +39,9 @@ func goldenDir(t testing.TB) string { return shared.Golden(t) }
 
 func loadGolden(t *testing.T) []goldenCase {
 	t.Helper()
-	dir := filepath.Join(goldenDir(t), "schedulers")
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := shared.GoldenFiles(t, "schedulers/*.json") // the repository's, then $LIKENESS_GOLDEN's
 	if len(files) == 0 {
-		t.Fatalf("no golden scheduler cases in %s (set LIKENESS_GOLDEN to the shared golden folder)", dir)
+		t.Fatalf("no golden scheduler cases in %s", filepath.Join(goldenDir(t), "schedulers"))
 	}
 	var cases []goldenCase
 	for _, f := range files {
@@ -106,25 +102,28 @@ func worstRatio(got []float32, want []float64, abs, rel float64) (float64, int) 
 
 func TestGolden(t *testing.T) {
 	for _, c := range loadGolden(t) {
-		t.Run(c.Name, func(t *testing.T) {
-			cfg, err := ParseConfig(c.Config)
-			if err != nil {
-				t.Fatalf("config: %v", err)
-			}
-			s, err := New(c.Scheduler, cfg)
-			if err != nil {
-				t.Fatalf("New(%q): %v", c.Scheduler, err)
-			}
-			if err := s.SetTimesteps(c.NumInferenceSteps); err != nil {
-				t.Fatalf("SetTimesteps(%d): %v", c.NumInferenceSteps, err)
-			}
-			if c.Kind == "add_noise" {
-				runAddNoise(t, s, c)
-				return
-			}
-			runTrajectory(t, s, c)
-		})
+		t.Run(c.Name, func(t *testing.T) { runGolden(t, c) })
 	}
+}
+
+// runGolden checks one case: a trajectory, or an add_noise result.
+func runGolden(t *testing.T, c goldenCase) {
+	cfg, err := ParseConfig(c.Config)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	s, err := New(c.Scheduler, cfg)
+	if err != nil {
+		t.Fatalf("New(%q): %v", c.Scheduler, err)
+	}
+	if err := s.SetTimesteps(c.NumInferenceSteps); err != nil {
+		t.Fatalf("SetTimesteps(%d): %v", c.NumInferenceSteps, err)
+	}
+	if c.Kind == "add_noise" {
+		runAddNoise(t, s, c)
+		return
+	}
+	runTrajectory(t, s, c)
 }
 
 func runAddNoise(t *testing.T, s Scheduler, c goldenCase) {

@@ -11,7 +11,6 @@ import (
 type trainSchedule struct {
 	alphasCumprod []float64
 	sigmas        []float64 // sqrt((1-acp)/acp), increasing with t
-	logSigmas     []float64
 }
 
 // maxTrainTimesteps bounds the training schedule so that a hostile config
@@ -57,10 +56,9 @@ func newTrainSchedule(p *Config) (trainSchedule, error) {
 		// diffusers: close to 0 without being 0 so the first sigma is finite.
 		acp[n-1] = math.Pow(2, -24)
 	}
-	s := trainSchedule{alphasCumprod: acp, sigmas: make([]float64, n), logSigmas: make([]float64, n)}
+	s := trainSchedule{alphasCumprod: acp, sigmas: make([]float64, n)}
 	for i, a := range acp {
 		s.sigmas[i] = math.Sqrt((1 - a) / a)
-		s.logSigmas[i] = math.Log(s.sigmas[i])
 	}
 	return s, nil
 }
@@ -180,24 +178,18 @@ func npInterp(x float64, fp []float64) float64 {
 	return slope*(x-float64(j)) + fp[j]
 }
 
-// sigmaToT mirrors EulerDiscreteScheduler._sigma_to_t: a log-sigma
-// interpolation back to a fractional training timestep.
-func sigmaToT(sigma float64, logSigmas []float64) float64 {
-	logSigma := math.Log(math.Max(sigma, 1e-10))
-	low := 0
-	for i, ls := range logSigmas {
-		if logSigma-ls >= 0 {
-			low = i
-		}
+// karrasEnds are _convert_to_karras's sigma_min and sigma_max: the ends of
+// the float32 training sigmas unless the config sets sigma_min or sigma_max
+// (UniPC's keys; DPMSolverMultistepScheduler has none).
+func karrasEnds(d diffusersSigmas, p *Config, useKeys bool) (lo, hi float64) {
+	lo, hi = float64(d.sigmas[0]), float64(d.sigmas[len(d.sigmas)-1])
+	if useKeys && p.IsSet("sigma_min") {
+		lo = p.SigmaMin
 	}
-	if low > len(logSigmas)-2 {
-		low = len(logSigmas) - 2
+	if useKeys && p.IsSet("sigma_max") {
+		hi = p.SigmaMax
 	}
-	high := low + 1
-	lo, hi := logSigmas[low], logSigmas[high]
-	w := (lo - logSigma) / (lo - hi)
-	w = math.Max(0, math.Min(1, w))
-	return (1-w)*float64(low) + w*float64(high)
+	return lo, hi
 }
 
 // karrasSigmas mirrors _convert_to_karras (rho = 7).
@@ -239,4 +231,138 @@ func spacedTimesteps(spacing string, numTrain, lastTimestep, num, stepsOffset in
 			ErrUnsupported, "timestep_spacing", spacing)
 	}
 	return ts, nil
+}
+
+// diffusersSigmas holds the training sigmas as diffusers' set_timesteps sees
+// them: torch builds the betas and alphas_cumprod in float32, so sigmas and
+// log_sigmas are float32 arrays. The Karras timesteps come from these:
+// computed from the float64 schedule instead, 277 of the step counts 1..1000
+// would round some timestep the other way (SD 1.5's schedule).
+type diffusersSigmas struct {
+	sigmas, logSigmas []float32
+}
+
+// newDiffusersSigmas reproduces diffusers' float32 training tables: betas as
+// torch makes them (torchLinspace32), alphas = 1 - betas in float32,
+// alphas_cumprod by torch.cumprod (a float64 running product stored as
+// float32), sigmas = sqrt((1 - acp)/acp) in float32 and np.log of those.
+// Checked bit for bit against torch 1.13 on x86-64 (AVX2) for SD 1.5's
+// schedule; the zero-SNR rescale is computed in float64 and rounded.
+func newDiffusersSigmas(p *Config, n int) diffusersSigmas {
+	betas := make([]float32, n)
+	switch {
+	case p.TrainedBetas != nil:
+		for i, b := range p.TrainedBetas {
+			betas[i] = float32(b)
+		}
+	case p.BetaSchedule == "linear":
+		betas = torchLinspace32(float32(p.BetaStart), float32(p.BetaEnd), n)
+	case p.BetaSchedule == "scaled_linear":
+		betas = torchLinspace32(float32(math.Sqrt(p.BetaStart)), float32(math.Sqrt(p.BetaEnd)), n)
+		for i, b := range betas {
+			betas[i] = b * b
+		}
+	default: // squaredcos_cap_v2: float64 betas stored as float32
+		for i, b := range betasForAlphaBar(n, 0.999) {
+			betas[i] = float32(b)
+		}
+	}
+	if p.RescaleBetasZeroSNR {
+		b64 := make([]float64, n)
+		for i, b := range betas {
+			b64[i] = float64(b)
+		}
+		for i, b := range rescaleZeroTerminalSNR(b64) {
+			betas[i] = float32(b)
+		}
+	}
+	d := diffusersSigmas{sigmas: make([]float32, n), logSigmas: make([]float32, n)}
+	prod := 1.0
+	for i, b := range betas {
+		prod *= float64(1 - b)
+		acp := float32(prod)
+		if p.RescaleBetasZeroSNR && i == n-1 {
+			acp = float32(math.Pow(2, -24))
+		}
+		d.sigmas[i] = float32(math.Sqrt(float64((1 - acp) / acp)))
+		d.logSigmas[i] = float32(math.Log(float64(d.sigmas[i])))
+	}
+	return d
+}
+
+// torchLinspace32 mirrors torch.linspace(start, end, n, dtype=float32) on a
+// CPU with AVX2 and FMA: the step is a float32 quotient; values come in
+// 8-wide vectors, two at a time, each anchored at its first index from the
+// start (first half) or from the end (second half), the rest one by one;
+// the compiler fuses every multiply-add.
+func torchLinspace32(start, end float32, n int) []float32 {
+	out := make([]float32, n)
+	if n == 1 {
+		out[0] = start
+		return out
+	}
+	fma := func(a, b, c float32) float32 { return float32(math.FMA(float64(a), float64(b), float64(c))) }
+	step := (end - start) / float32(n-1)
+	half := n / 2
+	at := func(i int) float32 {
+		if i < half {
+			return fma(step, float32(i), start)
+		}
+		return fma(-step, float32(n-1-i), end)
+	}
+	const w = 8
+	vec := n / (2 * w) * 2 * w
+	for i := range out {
+		if i >= vec {
+			out[i] = at(i)
+			continue
+		}
+		i0 := i - i%w
+		out[i] = fma(float32(i-i0), step, at(i0))
+	}
+	return out
+}
+
+// karrasSchedule is the use_karras_sigmas branch of diffusers' UniPC and
+// DPM-Solver set_timesteps: Karras sigmas between sigmaMin and sigmaMax
+// (see karrasEnds), each mapped back to a timestep by _sigma_to_t over the
+// float32 log-sigmas and rounded half to even (unless round is false), then
+// the sigmas stored as float32, as diffusers stores them.
+func karrasSchedule(d diffusersSigmas, sigmaMin, sigmaMax float64, n int, round bool) (ts, sigmas []float64) {
+	sigmas = karrasSigmas(sigmaMin, sigmaMax, n)
+	ts = make([]float64, n)
+	for i, sg := range sigmas {
+		t := sigmaToT32(sg, d.logSigmas)
+		switch {
+		case round:
+			t = math.RoundToEven(t)
+		case math.Abs(t-math.Round(t)) < 1e-6:
+			// Without rounding (squaredcos_cap_v2) the cast truncates, so
+			// the ends (sigma_max, sigma_min: table values) would land on
+			// 998.99999 or 999 by the last bit of a float32 log, which numpy
+			// computes its own way. A table sigma maps to its own timestep.
+			t = math.Round(t)
+		}
+		ts[i] = math.Trunc(t) // the int64 cast
+		sigmas[i] = float64(float32(sg))
+	}
+	return ts, sigmas
+}
+
+// sigmaToT32 mirrors EulerDiscreteScheduler._sigma_to_t, a log-sigma
+// interpolation back to a fractional training timestep, with numpy's types: log_sigma is float64,
+// log_sigmas float32, so low − log_sigma is float64 but low − high float32.
+func sigmaToT32(sigma float64, logSigmas []float32) float64 {
+	logSigma := math.Log(math.Max(sigma, 1e-10))
+	low := 0
+	for i, ls := range logSigmas {
+		if logSigma >= float64(ls) {
+			low = i
+		}
+	}
+	low = min(low, len(logSigmas)-2)
+	lo, hi := logSigmas[low], logSigmas[low+1]
+	w := (float64(lo) - logSigma) / float64(lo-hi)
+	w = math.Max(0, math.Min(1, w))
+	return (1-w)*float64(low) + w*float64(low+1)
 }

@@ -68,9 +68,17 @@ var names = []string{"unipc", "ddim", "euler_ancestral", "dpmpp_2m", "dpmpp_2m_k
 func Names() []string { return slices.Clone(names) }
 
 // New builds the named scheduler from cfg. Keys cfg did not set take the
-// defaults of the corresponding diffusers constructor. dpmpp_2m and
-// dpmpp_2m_karras are DPMSolverMultistepScheduler with algorithm_type
-// dpmsolver++ and solver_order 2, with use_karras_sigmas forced off and on.
+// defaults of the corresponding diffusers constructor; a key the scheduler's
+// diffusers class takes is either honoured as diffusers honours it or
+// refused with an error naming the key (ErrUnsupported), never ignored.
+// Keys the class does not take are ignored, as diffusers' from_config
+// ignores them (see the audit in config_test.go).
+//
+// dpmpp_2m and dpmpp_2m_karras are DPMSolverMultistepScheduler with
+// algorithm_type dpmsolver++ and solver_order 2 (a config asking for
+// another order is refused). dpmpp_2m takes use_karras_sigmas from cfg, as
+// DPMSolverMultistepScheduler.from_config does; dpmpp_2m_karras turns it on
+// whatever cfg says, the user's explicit choice.
 func New(name string, cfg Config) (Scheduler, error) {
 	switch name = Canonical(name); name {
 	case "unipc":
@@ -81,8 +89,13 @@ func New(name string, cfg Config) (Scheduler, error) {
 		return newEulerAncestral(resolve(eulerDefaults(), cfg))
 	case "dpmpp_2m", "dpmpp_2m_karras":
 		p := resolve(dpmDefaults(), cfg)
-		p.SolverOrder = 2
-		p.UseKarrasSigmas = name == "dpmpp_2m_karras"
+		if p.SolverOrder != 2 {
+			return nil, fmt.Errorf("%w: key %q: %d, but %s is DPM-Solver++ of order 2 (unipc takes other orders)",
+				ErrUnsupported, "solver_order", p.SolverOrder, name)
+		}
+		if name == "dpmpp_2m_karras" {
+			p.UseKarrasSigmas = true
+		}
 		return newDPM(p)
 	}
 	return nil, fmt.Errorf("%w %q (want one of %v)", ErrUnknownScheduler, name, names)
@@ -164,6 +177,10 @@ func refuse(p *Config, keys ...string) error {
 			bad = p.SolverP
 		case "variance_type":
 			bad = p.VarianceType != ""
+		case "use_dynamic_shifting":
+			bad = p.UseDynamicShifting
+		case "shift_terminal":
+			bad = p.ShiftTerminal
 		}
 		if bad {
 			return fmt.Errorf("%w: key %q: only the diffusers default is implemented", ErrUnsupported, k)

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -214,8 +215,9 @@ func TestLongRuns(t *testing.T) {
 		// linspace with 1000 steps repeats t=500, so h=0: diffusers turns NaN.
 		{"unipc 1000 linspace", "unipc", DefaultConfig(), 1000, false},
 		{"dpm 1000 linspace", "dpmpp_2m", DefaultConfig(), 1000, false},
-		// diffusers: bh1 with a zero final sigma gives B(h) = -inf, NaN.
-		{"unipc bh1 zero", "unipc", withKeys(t, "solver_type", "bh1"), 20, false},
+		// diffusers: bh1 with a zero final sigma gives B(h) = -inf, NaN;
+		// this port leaves out the zero term that makes it (see predict).
+		{"unipc bh1 zero", "unipc", withKeys(t, "solver_type", "bh1"), 20, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -297,6 +299,9 @@ func TestNewErrors(t *testing.T) {
 		{"spacing", "ddim", withKeys(t, "timestep_spacing", "random"), ErrUnsupported},
 		{"final sigmas", "unipc", withKeys(t, "final_sigmas_type", "one"), ErrUnsupported},
 		{"flow sigmas", "unipc", withKeys(t, "use_flow_sigmas", true), ErrUnsupported},
+		{"dpm order 3", "dpmpp_2m", withKeys(t, "solver_order", 3), ErrUnsupported},
+		{"unipc dynamic shifting", "unipc", withKeys(t, "use_dynamic_shifting", true), ErrUnsupported},
+		{"unipc shift_terminal", "unipc", withKeys(t, "shift_terminal", 0.1), ErrUnsupported},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -315,6 +320,9 @@ func TestResetAndIsolation(t *testing.T) {
 	for _, name := range Names() {
 		t.Run(name, func(t *testing.T) {
 			cfg := withKeys(t, "solver_order", 3)
+			if strings.HasPrefix(name, "dpmpp_2m") {
+				cfg = withKeys(t, "solver_order", 2) // DPM++ 2M refuses other orders
+			}
 			fresh := runAll(t, mustNew(t, name, cfg, 12), x, 1)
 
 			s := mustNew(t, name, cfg, 12)
@@ -376,7 +384,8 @@ func TestKarrasSchedule(t *testing.T) {
 	acp := s.AlphasCumprod()
 	maxS := math.Sqrt((1 - acp[999]) / acp[999])
 	minS := math.Sqrt((1 - acp[0]) / acp[0])
-	if math.Abs(sg[0]-maxS) > 1e-12 || math.Abs(sg[19]-minS) > 1e-12 || sg[20] != 0 {
+	// diffusers takes the ends from its float32 training sigmas.
+	if math.Abs(sg[0]/maxS-1) > 1e-4 || math.Abs(sg[19]/minS-1) > 1e-4 || sg[20] != 0 {
 		t.Fatalf("karras sigmas %v, want %v .. %v then 0", sg, maxS, minS)
 	}
 	if ts[0] != 999 || ts[19] != 0 {

@@ -31,7 +31,8 @@ func (s *uniPC) resBuf(n int) []float64 {
 }
 
 func newUniPC(p *Config) (*uniPC, error) {
-	if err := refuse(p, "thresholding", "use_exponential_sigmas", "use_beta_sigmas", "use_flow_sigmas", "solver_p"); err != nil {
+	if err := refuse(p, "thresholding", "use_exponential_sigmas", "use_beta_sigmas", "use_flow_sigmas", "solver_p",
+		"use_dynamic_shifting", "shift_terminal"); err != nil {
 		return nil, err
 	}
 	switch p.SolverType {
@@ -92,18 +93,9 @@ func (s *uniPC) SetTimesteps(n int) error {
 	}
 	var sigmas []float64
 	if s.p.UseKarrasSigmas {
-		lo, hi := s.train.sigmas[0], s.train.sigmas[N-1]
-		if s.p.IsSet("sigma_min") {
-			lo = s.p.SigmaMin
-		}
-		if s.p.IsSet("sigma_max") {
-			hi = s.p.SigmaMax
-		}
-		sigmas = karrasSigmas(lo, hi, n)
-		ts = make([]float64, len(sigmas))
-		for i, sg := range sigmas {
-			ts[i] = math.RoundToEven(sigmaToT(sg, s.train.logSigmas))
-		}
+		d := newDiffusersSigmas(s.p, N)
+		lo, hi := karrasEnds(d, s.p, true)
+		ts, sigmas = karrasSchedule(d, lo, hi, n, true)
 		last := 0.0
 		if s.p.FinalSigmasType == "sigma_min" {
 			last = sigmas[len(sigmas)-1]
@@ -259,6 +251,12 @@ func (s *uniPC) Step(eps []float32, t float64, x []float32, _ []float32) ([]floa
 		thisOrder = min(order, len(s.timesteps)-i)
 	}
 	s.thisOrder = min(thisOrder, s.lowerNums+1)
+	if s.sigmas[i+1] == 0 {
+		// A step onto sigma 0 divides by r_k = 0 at order 2 and up (h is
+		// infinite), where diffusers returns inf/NaN (lower_order_final
+		// false). Order 1 there is the exact limit: the x0 prediction.
+		s.thisOrder = 1
+	}
 
 	if len(s.lastBuf) != len(x) {
 		s.lastBuf = make([]float32, len(x))
@@ -354,13 +352,17 @@ func (s *uniPC) predict(dst, x []float32, order int) error {
 		cx, cm, cres = sigmaT/sigmaS0, -alphaT*hPhi1, -alphaT*bh
 	} else {
 		cx, cm, cres = alphaT/alphaS0, -sigmaT*hPhi1, -sigmaT*bh
+		if sigmaT == 0 {
+			// σ_t·(e^h − 1) = α_t·σ_s0/α_s0 − σ_t, without 0·inf.
+			cm = -alphaT * sigmaS0 / alphaS0
+		}
 	}
-	// With no history pred_res is the scalar 0, and diffusers still adds
-	// coef*0: NaN when B(h) is infinite (bh1 at a zero final sigma).
-	zeroTerm := cres * 0
 	if len(ms) == 0 {
+		// With no history diffusers adds the scalar pred_res 0 times
+		// α_t·B(h), which is NaN when B(h) is infinite (bh1 at a zero final
+		// sigma); the term is zero, so it is left out.
 		for j := range dst {
-			dst[j] = float32(cx*float64(x[j]) + cm*float64(m0[j]) + zeroTerm)
+			dst[j] = float32(cx*float64(x[j]) + cm*float64(m0[j]))
 		}
 		return nil
 	}

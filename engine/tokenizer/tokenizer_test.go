@@ -33,14 +33,9 @@ func goldenDir(tb testing.TB) string { return shared.Golden(tb) }
 
 func repoRoot(tb testing.TB) string { return shared.Root(tb) }
 
-func goldenFiles(tb testing.TB) []string {
-	dir := filepath.Join(goldenDir(tb), "tokenizer")
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return files
-}
+// goldenFiles are the repository's tokenizer cases plus any in
+// $LIKENESS_GOLDEN/tokenizer.
+func goldenFiles(tb testing.TB) []string { return shared.GoldenFiles(tb, "tokenizer/*.json") }
 
 func readGolden(tb testing.TB, path string) goldenFile {
 	data, err := os.ReadFile(path)
@@ -92,11 +87,12 @@ func runGolden(t *testing.T, path string) {
 	}
 }
 
-// TestGolden checks every case file in $LIKENESS_GOLDEN/tokenizer.
+// TestGolden checks every case file in testdata/golden/tokenizer (and
+// $LIKENESS_GOLDEN/tokenizer).
 func TestGolden(t *testing.T) {
 	files := goldenFiles(t)
 	if len(files) == 0 {
-		t.Fatalf("no tokenizer golden files in %s (set LIKENESS_GOLDEN)", filepath.Join(goldenDir(t), "tokenizer"))
+		t.Fatalf("no tokenizer golden files in %s", filepath.Join(goldenDir(t), "tokenizer"))
 	}
 	for _, path := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(path), ".json"), func(t *testing.T) { runGolden(t, path) })

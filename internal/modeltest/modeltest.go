@@ -1,5 +1,5 @@
 // Package modeltest runs one ONNX model once, for tests that check models
-// the project writes: inputs go through engine/ort, which converts them to
+// the project writes: inputs go through ort, which converts them to
 // the element types the model declares.
 package modeltest
 
@@ -7,7 +7,7 @@ import (
 	"context"
 	"testing"
 
-	"likeness/engine/ort"
+	"likeness/ort"
 )
 
 // In is one input: integer data when I is set, else float data F. A nil

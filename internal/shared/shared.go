@@ -1,27 +1,72 @@
-// Package shared locates the project's shared reference data (golden cases,
-// test photos) for tests: an environment variable names the folder, else it
-// is ../shared/<sub> beside the repository root, as in CI.
+// Package shared locates the reference data the tests read: golden cases and
+// test photos. Both ship in the repository's testdata/ folder, so a plain
+// clone passes its tests; an environment variable adds cases from another
+// folder (LIKENESS_GOLDEN, LIKENESS_TESTIMAGES) on top of them.
 package shared
 
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
-// Dir returns $env when set (a relative value is taken from the repository
-// root, where make runs), else <repo root>/../shared/<sub>.
-func Dir(t testing.TB, env, sub string) string {
+// testdata is the repository's folder of reference data, relative to its root.
+const testdata = "testdata"
+
+// Environment variables that add a folder of extra cases.
+const (
+	EnvGolden     = "LIKENESS_GOLDEN"
+	EnvTestImages = "LIKENESS_TESTIMAGES"
+)
+
+// TestImages is the repository's testdata/testimages: photos with a
+// MANIFEST.tsv that gives each one's size, expectation and licence.
+func TestImages(t testing.TB) string { return filepath.Join(Root(t), testdata, "testimages") }
+
+// Golden is the repository's testdata/golden (format: its README.md).
+func Golden(t testing.TB) string { return filepath.Join(Root(t), testdata, "golden") }
+
+// TestImageDirs is TestImages followed by $LIKENESS_TESTIMAGES when it is set
+// and names another folder.
+func TestImageDirs(t testing.TB) []string { return dirs(t, TestImages(t), EnvTestImages) }
+
+// GoldenDirs is Golden followed by $LIKENESS_GOLDEN when it is set and names
+// another folder.
+func GoldenDirs(t testing.TB) []string { return dirs(t, Golden(t), EnvGolden) }
+
+// GoldenFiles lists the files matching pattern (relative to a golden folder,
+// e.g. "schedulers/*.json") in every golden folder, the repository's first.
+func GoldenFiles(t testing.TB, pattern string) []string {
 	t.Helper()
+	var out []string
+	for _, d := range GoldenDirs(t) {
+		m, err := filepath.Glob(filepath.Join(d, pattern))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m...)
+	}
+	return out
+}
+
+func dirs(t testing.TB, repo, env string) []string {
+	t.Helper()
+	out := []string{repo}
 	d := os.Getenv(env)
-	if filepath.IsAbs(d) {
-		return d
+	if d == "" {
+		return out
 	}
-	root := Root(t)
-	if d != "" {
-		return filepath.Join(root, d)
+	if !filepath.IsAbs(d) {
+		d = filepath.Join(Root(t), d) // relative to the root, where make runs
 	}
-	return filepath.Join(root, "..", "shared", sub)
+	if st, err := os.Stat(d); err != nil || !st.IsDir() {
+		t.Fatalf("$%s=%s: not a folder", env, os.Getenv(env))
+	}
+	if !slices.Contains(out, filepath.Clean(d)) {
+		out = append(out, filepath.Clean(d))
+	}
+	return out
 }
 
 // Root is the repository root: the first folder above the working directory
@@ -43,9 +88,3 @@ func Root(t testing.TB) string {
 		dir = parent
 	}
 }
-
-// TestImages is $LIKENESS_TESTIMAGES or ../shared/testimages.
-func TestImages(t testing.TB) string { return Dir(t, "LIKENESS_TESTIMAGES", "testimages") }
-
-// Golden is $LIKENESS_GOLDEN or ../shared/golden.
-func Golden(t testing.TB) string { return Dir(t, "LIKENESS_GOLDEN", "golden") }

@@ -1,8 +1,8 @@
 // Package onnxpb writes ONNX models: a small builder for the subset of
 // onnx.proto (ModelProto, GraphProto, NodeProto, AttributeProto, TensorProto,
 // ValueInfoProto) that Likeness needs to generate its analytic model packs,
-// encoded directly with protowire. It also holds the IEEE 754 half-precision
-// conversions the engine uses at float16 model boundaries.
+// encoded directly with protowire. Half-precision values come from
+// likeness/internal/float16.
 //
 // Field numbers follow onnx/onnx.proto (proto2, IR version 8).
 package onnxpb
@@ -14,6 +14,8 @@ import (
 	"strconv"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"likeness/internal/float16"
 )
 
 // DataType is TensorProto.DataType.
@@ -128,7 +130,7 @@ func Float32s(dims []int64, v []float32) Tensor {
 // Float16s builds a float16 tensor from float32 values, rounded to nearest even.
 func Float16s(dims []int64, v []float32) Tensor {
 	checkCount(dims, len(v))
-	return Tensor{Dims: dims, Type: Float16, Raw: Float16Bytes(v)}
+	return Tensor{Dims: dims, Type: Float16, Raw: float16.Bytes(v)}
 }
 
 // Int64s builds an int64 tensor.

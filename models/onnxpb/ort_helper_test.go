@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"likeness/engine/ort"
 	"likeness/internal/modeltest"
+	"likeness/ort"
 )
 
 func TestMain(m *testing.M) {
@@ -34,7 +34,7 @@ type out struct {
 }
 
 // run loads the model file in ONNX Runtime, runs it once and returns every
-// output as float32 values. Element types are converted by engine/ort from
+// output as float32 values. Element types are converted by ort from
 // the model's declared types; the signature tests check those types.
 func run(t testing.TB, model []byte, ins []in, outs []out) [][]float32 {
 	t.Helper()

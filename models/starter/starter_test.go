@@ -11,9 +11,9 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"likeness/engine/ort"
 	"likeness/models"
 	"likeness/models/synth"
+	"likeness/ort"
 )
 
 func TestMain(m *testing.M) {

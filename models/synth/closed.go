@@ -204,6 +204,11 @@ func (a *Analytic) NullTokens() []float32 { return make([]float32, a.K*a.D) }
 // and textSum Σ over the 77 text tokens of the hidden states.
 func (a *Analytic) clean(zt, cs []float32, tokSum []float64, textSum []float64) []float32 {
 	n := a.LatentSize()
+	return a.cleanHW(zt, cs, tokSum, textSum, n, n)
+}
+
+// cleanHW is clean for an h×w latent (AnySize packs take any size).
+func (a *Analytic) cleanHW(zt, cs []float32, tokSum []float64, textSum []float64, h, w int) []float32 {
 	var T, A [4]float64
 	for c := range 4 {
 		for d := range a.D {
@@ -216,18 +221,17 @@ func (a *Analytic) clean(zt, cs []float32, tokSum []float64, textSum []float64) 
 		}
 	}
 	k := a.VAEScalingFactor / a.SpatialLatentScale
-	mask := a.Mask()
-	out := make([]float32, 4*n*n)
+	out := make([]float32, 4*h*w)
 	for c := range 4 {
-		for p := range n * n {
-			i := c*n*n + p
+		for p := range h * w {
+			i := c*h*w + p
 			var x float64
 			if a.Kind == KindSD {
 				x = a.SDMean[c]
 			} else {
 				x = k*float64(cs[i]) + A[c]
 			}
-			if mask[p] {
+			if a.InRegion(p/w, p%w) {
 				g := 1.0
 				if a.Nonlinear && zt != nil {
 					g += a.NonlinearGain * math.Tanh(float64(zt[i]))
@@ -319,10 +323,16 @@ func (a *Analytic) Eps(zt, cs, tokens []float32, ids []int64, t float64) []float
 // encoder_hidden_states [L,D] and timestep t.
 func (a *Analytic) UNet(sample, ehs []float32, t float64) []float32 {
 	n := a.LatentSize()
-	zt := sample[:4*n*n]
+	return a.UNetAt(sample, ehs, t, n, n)
+}
+
+// UNetAt is UNet for a sample of height h and width w [C,h,w], which only
+// AnySize packs accept unless h = w = LatentSize.
+func (a *Analytic) UNetAt(sample, ehs []float32, t float64, h, w int) []float32 {
+	zt := sample[:4*h*w]
 	var cs []float32
 	if a.Kind != KindSD {
-		cs = sample[4*n*n : 8*n*n]
+		cs = sample[4*h*w : 8*h*w]
 	}
 	textSum := make([]float64, a.D)
 	for tok := range a.TextLen {
@@ -338,5 +348,5 @@ func (a *Analytic) UNet(sample, ehs []float32, t float64) []float32 {
 			}
 		}
 	}
-	return a.epsFrom(zt, a.clean(zt, cs, tokSum, textSum), t)
+	return a.epsFrom(zt, a.cleanHW(zt, cs, tokSum, textSum, h, w), t)
 }

@@ -174,7 +174,13 @@ func (a *Analytic) unet() []byte {
 	b := a.newBuilder("unet")
 	n := int64(a.LatentSize())
 	C, L := int64(a.Channels()), int64(a.HiddenLen())
-	sample := b.floatIn("sample", b.dims(C, n, n))
+	spatial := func(c int64) []pb.Dim {
+		if !a.AnySize {
+			return b.dims(c, n, n)
+		}
+		return []pb.Dim{b.batch(), {Value: c}, {Param: "height"}, {Param: "width"}}
+	}
+	sample := b.floatIn("sample", spatial(C))
 	switch a.TimestepKind {
 	case "int64":
 		b.timestepInput(pb.Int64)
@@ -184,7 +190,7 @@ func (a *Analytic) unet() []byte {
 		b.timestepInput(pb.Float)
 	}
 	ehs := b.floatIn("encoder_hidden_states", b.dims(L, int64(a.D)))
-	out := b.floatOut("out_sample", b.dims(4, n, n))
+	out := b.floatOut("out_sample", spatial(4))
 
 	ax1 := b.ints("axis1", 1)
 	zt := b.op("Slice", []string{sample, b.ints("s0", 0), b.ints("s4", 4), ax1})
@@ -201,13 +207,19 @@ func (a *Analytic) unet() []byte {
 	T := b.op("MatMul", []string{tsum, b.floats("Wt", []int64{int64(a.D), 4}, flat(wt))})
 	shape4 := b.ints("shape_b4", -1, 4, 1, 1)
 	T4 := b.op("Reshape", []string{T, shape4})
-	mask := make([]float64, n*n)
-	for i, m := range a.Mask() {
-		if m {
-			mask[i] = 1
+	var R string
+	if a.AnySize {
+		R = b.anySizeRegion(zt)
+	} else {
+		mask := make([]float64, n*n)
+		for i, m := range a.Mask() {
+			if m {
+				mask[i] = 1
+			}
 		}
+		R = b.floats("R", []int64{n, n}, mask)
 	}
-	RT := b.op("Mul", []string{T4, b.floats("R", []int64{n, n}, mask)})
+	RT := b.op("Mul", []string{T4, R})
 	if a.Nonlinear {
 		th := b.op("Tanh", []string{zt})
 		g := b.op("Mul", []string{th, b.floats("gain", nil, []float64{a.NonlinearGain})})
@@ -247,6 +259,35 @@ func (a *Analytic) unet() []byte {
 	diff := b.op("Sub", []string{zt, b.op("Mul", []string{saT, X})})
 	b.Node("Mul", []string{diff, invT}, []string{out})
 	return b.model()
+}
+
+// anySizeRegion computes R [height,width] from the size of x [B,4,height,
+// width]: cell (r,c) is 1 when (r mod h, c mod h) lies in the region.
+func (b *builder) anySizeRegion(x string) string {
+	a := b.a
+	n := int64(a.LatentSize())
+	b.Init("zero_i64", pb.Int64s([]int64{}, []int64{0}))
+	b.Init("one_i64", pb.Int64s([]int64{}, []int64{1}))
+	b.Init("n_i64", pb.Int64s([]int64{}, []int64{n}))
+	shape := b.op("Shape", []string{x})
+	dim := func(axis int64) string {
+		name := "axis_index_" + strconv.FormatInt(axis, 10)
+		b.Init(name, pb.Int64s([]int64{}, []int64{axis}))
+		return b.op("Gather", []string{shape, name}, pb.AttrInt("axis", 0))
+	}
+	// band is 1 where i mod h lies in [lo,hi), for i below size.
+	band := func(size string, lo, hi int64, tag string) string {
+		idx := b.op("Range", []string{"zero_i64", size, "one_i64"})
+		m := b.op("Mod", []string{idx, "n_i64"})
+		b.Init("lo_"+tag, pb.Int64s([]int64{}, []int64{lo}))
+		b.Init("hi_"+tag, pb.Int64s([]int64{}, []int64{hi}))
+		in := b.op("And", []string{b.op("GreaterOrEqual", []string{m, "lo_" + tag}), b.op("Less", []string{m, "hi_" + tag})})
+		return b.op("Cast", []string{in}, pb.AttrInt("to", int64(pb.Float)))
+	}
+	rows := band(dim(2), int64(a.Region.Row0), int64(a.Region.Row1), "row")
+	cols := band(dim(3), int64(a.Region.Col0), int64(a.Region.Col1), "col")
+	rows = b.op("Unsqueeze", []string{rows, b.ints("row_axis", 1)}) // [height,1]
+	return b.op("Mul", []string{rows, cols})                        // [height,width]
 }
 
 // timestepInput declares the timestep and computes "timestep_i64", the

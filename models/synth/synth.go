@@ -62,6 +62,13 @@ type Options struct {
 	// OptimumDims declares spatial sizes and the sequence length dynamic and
 	// adds the text encoder's pooler_output, as Optimum's exports do.
 	OptimumDims bool
+	// AnySize lets the UNet take latents of any height and width (sample and
+	// out_sample declare them as "height" and "width"): the region R is
+	// then computed from the input's size and repeats every h rows and
+	// columns, so a double-width latent [4,h,2w] has the face region in
+	// each half (the paired-data generator's case). On h×h inputs the UNet
+	// computes what it computes without the option.
+	AnySize bool
 	// SpatialLatentScale is the manifest's spatial_latent_scale (0 means 1).
 	SpatialLatentScale float64
 	// MaskNormalize and MaskGuidance are the manifest's defaults of the same
@@ -95,6 +102,7 @@ type Analytic struct {
 	LatentParameters bool   `json:"latent_parameters"`
 	Nonlinear        bool   `json:"nonlinear"`
 	OptimumDims      bool   `json:"optimum_dims"`
+	AnySize          bool   `json:"any_size,omitempty"`
 	ExternalData     bool   `json:"external_data"`
 	AttentionMask    bool   `json:"attention_mask"`
 
@@ -199,7 +207,7 @@ func New(o Options) (*Analytic, error) {
 	a := &Analytic{
 		Kind: kind, Resolution: res, LatentFactor: f, VAEScalingFactor: 0.18215, SpatialLatentScale: sls,
 		FixedBatch: o.FixedBatch, IDs32: o.IDs32, TimestepKind: ts, ScalarTimestep: o.ScalarTimestep,
-		Float16: o.Float16, LatentParameters: o.LatentParameters, Nonlinear: o.Nonlinear, OptimumDims: o.OptimumDims, ExternalData: o.ExternalData, AttentionMask: o.AttentionMask,
+		Float16: o.Float16, LatentParameters: o.LatentParameters, Nonlinear: o.Nonlinear, OptimumDims: o.OptimumDims, AnySize: o.AnySize, ExternalData: o.ExternalData, AttentionMask: o.AttentionMask,
 		TextLen: TextLen, D: Hidden, K: ImgTokens, Dc: EmbedDim, VocabSize: len(vocab),
 		LogVar: -2, SDMean: [4]float64{0.3, -0.2, 0.1, 0.0}, NonlinearGain: 0.5,
 		NumTrainTimesteps: 1000, BetaStart: 0.00085, BetaEnd: 0.012,
@@ -338,4 +346,17 @@ func (a *Analytic) Mask() []bool {
 		}
 	}
 	return m
+}
+
+// InRegion reports whether latent cell (row, col) lies in the region R. With
+// AnySize the region repeats every h rows and columns (h = LatentSize), as
+// the UNet computes it for inputs of any size; otherwise row and col must be
+// below h.
+func (a *Analytic) InRegion(row, col int) bool {
+	n := a.LatentSize()
+	if a.AnySize {
+		row, col = row%n, col%n
+	}
+	r := a.Region
+	return row >= r.Row0 && row < r.Row1 && col >= r.Col0 && col < r.Col1
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"likeness/assets"
+	"likeness/internal/float16"
 	. "likeness/models/onnxpb"
 
 	ortgo "github.com/yalue/onnxruntime_go"
@@ -194,7 +195,7 @@ func quantize(a *Analytic, v []float32) []float32 {
 	}
 	out := make([]float32, len(v))
 	for i, x := range v {
-		out[i] = Float16ToFloat32(Float32ToFloat16(x))
+		out[i] = float16.ToFloat32(float16.FromFloat32(x))
 	}
 	return out
 }

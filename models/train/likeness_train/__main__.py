@@ -43,7 +43,10 @@ def main(argv=None):
 
     p = sub.add_parser("train", help="train the MCDM (torchrun for several processes)")
     p.add_argument("--config", default="tiny")
-    p.add_argument("--task", required=True, choices=["expressions", "costumes"])
+    p.add_argument("--task", choices=["expressions", "costumes"],
+                   help="the procedural task to train on (required unless --pairs)")
+    p.add_argument("--pairs", help="train on a pairs folder (index.jsonl, e.g. from `likeness pairs`) "
+                   "instead of procedural renders; prompts come from its source_text/target_text")
     p.add_argument("--ae", required=True, help="autoencoder checkpoint (train-ae's ae.pt)")
     p.add_argument("--identities", type=int, default=1500)
     p.add_argument("--batch", type=int, default=32)
@@ -53,6 +56,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--init-unet", help="diffusers UNet2DConditionModel weights (SD 1.5 / InstructPix2Pix "
+                   "diffusion_pytorch_model.bin) for --config sd15; 4 input channels are widened with zeros")
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--sample-every", type=int, default=0)
     p.add_argument("--checkpoint-minutes", type=float, default=5)
@@ -90,6 +95,8 @@ def main(argv=None):
     p.add_argument("--out", required=True)
 
     a = ap.parse_args(argv)
+    if a.cmd == "train" and not a.task and not a.pairs:
+        ap.error("train: give --task (procedural pairs) or --pairs DIR (a pairs folder)")
     t0 = time.time()
     if a.cmd == "pairs":
         from . import data

@@ -24,6 +24,12 @@ def identity(seed, i):
     return render.identity(np.random.default_rng(np.random.SeedSequence([seed, i])))
 
 
+def _umask_mode():
+    m = os.umask(0)
+    os.umask(m)
+    return 0o666 & ~m
+
+
 def write_png(path, arr):
     """Atomic PNG write: temp file in the same folder, then rename."""
     d = os.path.dirname(path) or "."
@@ -32,6 +38,7 @@ def write_png(path, arr):
     os.close(fd)
     try:
         Image.fromarray(arr).save(tmp, format="PNG")
+        os.chmod(tmp, _umask_mode())  # mkstemp makes 0600; a PNG is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
@@ -45,6 +52,7 @@ def write_text(path, text):
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

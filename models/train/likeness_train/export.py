@@ -126,8 +126,13 @@ def _sha(path):
     return h.hexdigest()
 
 
-def manifest(name, task, cfg, scale, files, defaults=None):
-    spec = render.TASKS[task]
+def manifest(name, task, cfg, scale, files, defaults=None, spec=None):
+    """spec: the directions of a run trained on a pairs folder (the
+    checkpoint's "spec", shaped like render.TASKS[task])."""
+    note = "a small model learned from procedural cartoon portraits"
+    if spec:
+        note = f"learned from the pairs folder {spec.get('folder', '')}".rstrip()
+    spec = spec or render.TASKS[task]
     return {
         "format": 1,
         "name": name,
@@ -145,7 +150,7 @@ def manifest(name, task, cfg, scale, files, defaults=None):
                        for d in spec["directions"]],
         "defaults": dict(defaults or DEFAULTS),
         "trained": {"by": "likeness_train", "config": cfg["name"], "task": task,
-                    "note": "a small model learned from procedural cartoon portraits"},
+                    "note": note},
         "files": files,
     }
 
@@ -153,13 +158,16 @@ def manifest(name, task, cfg, scale, files, defaults=None):
 def export(args):
     fp16 = bool(getattr(args, "fp16_weights", False))
     mcdm, ae, scale, cfg, task, ck = load_run(args.run, raw=args.raw, fp16=fp16, ae=args.ae)
+    spec = ck.get("spec")  # a run trained on a pairs folder
     name = args.name or NAMES.get(task, task)
+    if spec and not args.name:
+        name = "Learned from pairs: " + ", ".join(spec["labels"][d] for d in spec["directions"])
     out = os.path.abspath(args.out)
     parent = os.path.dirname(out)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="." + os.path.basename(out) + ".partial-", dir=parent)
     try:
-        write_pack(tmp, mcdm, ae, scale, cfg, task, name, fp16)
+        write_pack(tmp, mcdm, ae, scale, cfg, task, name, fp16, spec=spec)
         if os.path.exists(out):
             old = out + ".old"
             shutil.rmtree(old, ignore_errors=True)
@@ -175,7 +183,7 @@ def export(args):
     return out
 
 
-def write_pack(d, mcdm, ae, scale, cfg, task, name, fp16=False, defaults=None):
+def write_pack(d, mcdm, ae, scale, cfg, task, name, fp16=False, defaults=None, spec=None):
     res, f = cfg["resolution"], cfg["latent_factor"]
     h = res // f
     k = cfg["image_tokens"]
@@ -213,5 +221,5 @@ def write_pack(d, mcdm, ae, scale, cfg, task, name, fp16=False, defaults=None):
             rel = os.path.relpath(p, d).replace(os.sep, "/")
             files[rel] = {"bytes": os.path.getsize(p), "sha256": _sha(p)}
     with open(os.path.join(d, "likeness.json"), "w") as fh:
-        json.dump(manifest(name, task, cfg, scale, dict(sorted(files.items())), defaults), fh, indent=2)
+        json.dump(manifest(name, task, cfg, scale, dict(sorted(files.items())), defaults, spec), fh, indent=2)
         fh.write("\n")

@@ -446,3 +446,27 @@ class Autoencoder(nn.Module):
 
 def count(m):
     return sum(p.numel() for p in m.parameters())
+
+
+def load_diffusers_unet(unet, source):
+    """Initialise our UNet from a diffusers UNet2DConditionModel state dict
+    (SD 1.5's or InstructPix2Pix's `diffusion_pytorch_model.bin`, or a dict).
+
+    Names must match one for one; a 4-channel conv_in is widened to the
+    UNet's input channels with zeros (the paper's and InstructPix2Pix's
+    initialisation). Raises ValueError naming the first missing, unexpected
+    or mis-shaped tensor."""
+    state = source if isinstance(source, dict) else torch.load(source, map_location="cpu")
+    name = "state dict" if isinstance(source, dict) else str(source)
+    own = unet.state_dict()
+    state = widen_conv_in(state, channels=own["conv_in.weight"].shape[1])
+    missing = [k for k in own if k not in state]
+    extra = [k for k in state if k not in own]
+    if missing or extra:
+        raise ValueError(f"{name}: not a UNet2DConditionModel of this layout: "
+                         f"{len(missing)} missing (first {missing[:1]}), {len(extra)} unexpected (first {extra[:1]})")
+    for k, v in own.items():
+        if tuple(state[k].shape) != tuple(v.shape):
+            raise ValueError(f"{name}: {k} has shape {tuple(state[k].shape)}, this config wants {tuple(v.shape)}")
+    unet.load_state_dict({k: state[k].to(v.dtype) for k, v in own.items()})
+    return unet

@@ -169,10 +169,12 @@ def load_ae(path):
 class PromptTable:
     """Token ids for every prompt the trainer uses, and the empty prompt."""
 
-    def __init__(self, task, tok=None):
+    def __init__(self, task, tok=None, texts=None):
         tok = tok or Tokenizer()
-        spec = render.TASKS[task]
-        self.texts = [spec["prompt_source"]] + [spec["prompts"][d] for d in spec["directions"]]
+        if texts is None:
+            spec = render.TASKS[task]
+            texts = [spec["prompt_source"]] + [spec["prompts"][d] for d in spec["directions"]]
+        self.texts = list(texts)
         self.ids = torch.tensor([[tok(TEMPLATE.format(subject=s, text=t)) for t in self.texts]
                                  for s in SUBJECTS], dtype=torch.long)   # [S, 1+dirs, 77]
         self.null = torch.tensor(tok(""), dtype=torch.long)
@@ -223,6 +225,63 @@ class LatentSet:
         self.px = torch.cat(pxs)
 
 
+def pair_texts(rec, where):
+    """(source text, target text) of a pairs-folder record: its "source_text"
+    and "target_text" (`likeness pairs` writes them), else its task's prompts
+    (folders `likeness_train pairs` wrote)."""
+    if rec.get("target_text"):
+        return rec.get("source_text") or "", rec["target_text"]
+    spec = render.TASKS.get(rec.get("task"))
+    if spec and rec.get("direction") in spec["prompts"]:
+        return spec["prompt_source"], spec["prompts"][rec["direction"]]
+    raise ValueError(f"{where}: no \"target_text\", and task {rec.get('task')!r} direction "
+                     f"{rec.get('direction')!r} names no known prompt")
+
+
+class PairsLatentSet:
+    """A pairs folder (index.jsonl; `likeness pairs` or `likeness_train pairs`)
+    encoded like LatentSet, one entry per pair: lat[i, 0] the source latent,
+    lat[i, 1] the target's, px[i] the source's pooled CLIP pixels, and
+    prompt_index[i] the rows of `texts` holding the pair's source and target
+    texts. `spec` describes the directions for export, as render.TASKS does."""
+
+    def __init__(self, folder, ae, scale, size, batch=64):
+        recs = data.read_pairs(folder)
+        if not recs:
+            raise ValueError(f"{os.path.join(folder, 'index.jsonl')} holds no pairs")
+        self.texts, self.directions, pairs = [], [], []
+        spec = {"prompts": {}, "labels": {}, "directions": [], "folder": os.path.abspath(folder)}
+        sources = {}
+        for n, rec in enumerate(recs, 1):
+            src, tgt = pair_texts(rec, f"{os.path.join(folder, 'index.jsonl')}:{n}")
+            for t in (src, tgt):
+                if t not in self.texts:
+                    self.texts.append(t)
+            d = rec.get("direction") or tgt
+            if d not in spec["prompts"]:
+                spec["directions"].append(d)
+                spec["prompts"][d], spec["labels"][d] = tgt, tgt[:1].upper() + tgt[1:]
+            sources[src] = sources.get(src, 0) + 1
+            pairs.append((rec, self.texts.index(src), self.texts.index(tgt)))
+        spec["prompt_source"] = max(sources, key=sources.get)
+        spec["source"] = spec["prompt_source"]
+        self.spec, self.directions = spec, spec["directions"]
+        self.prompt_index = torch.tensor([[a, b] for _, a, b in pairs], dtype=torch.long)
+        self.images = np.stack([np.stack([data.load_rgb(r["source"], size), data.load_rgb(r["target"], size)])
+                                for r, _, _ in pairs])                       # [n, 2, H, W, 3]
+        lats, pxs = [], []
+        with torch.no_grad():
+            flat = self.images.reshape(-1, size, size, 3)
+            for i in range(0, len(flat), batch):
+                lats.append(ae.encoder(to_tensor(flat[i:i + batch])) * scale)
+            for i in range(0, len(pairs), batch):
+                pxs.append(pooled_pixels(self.images[i:i + batch, 0]))
+            self.black = ae.encoder(-torch.ones(1, 3, size, size)) * scale
+        lat = torch.cat(lats)
+        self.lat = lat.reshape(len(pairs), 2, *lat.shape[1:])
+        self.px = torch.cat(pxs)
+
+
 class EMA:
     def __init__(self, model):
         self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -246,7 +305,9 @@ def make_batch(ds, prompts, g, batch, p_recon=0.05, p_drop=0.2):
     d = torch.where(recon, torch.zeros_like(d), d)
     z0 = ds.lat[i, d]
     cs = ds.lat[i, 0]
-    ids = prompts.ids[s, d]
+    # A pairs folder gives each pair its own prompts; procedural sets use row d.
+    pd = d if getattr(ds, "prompt_index", None) is None else ds.prompt_index[i, d]
+    ids = prompts.ids[s, pd]
     px = ds.px[i]
     # multi-condition dropout: a non-empty subset (bits: c_s, c_im, c_p)
     drop = torch.rand(batch, generator=g) < p_drop
@@ -296,12 +357,35 @@ def train(args):
     ck_path = os.path.join(args.out, "ckpt.pt")
     torch.manual_seed(args.seed)
     mcdm = nets.MCDM(cfg)
-    prompts = PromptTable(args.task)
+    if getattr(args, "init_unet", None):
+        nets.load_diffusers_unet(mcdm.unet, args.init_unet)
+        if rank == 0:
+            log(f"UNet initialised from {args.init_unet}")
+    pairs = getattr(args, "pairs", None)
+    if pairs:  # a pairs folder instead of procedural renders
+        ds = PairsLatentSet(pairs, ae, scale, size)
+        prompts = PromptTable(None, texts=ds.texts)
+        if rank == 0:
+            log(f"{len(ds.lat)} pairs from {pairs}: directions {ds.directions}")
+    else:
+        prompts = PromptTable(args.task)
     prompts.assert_no_collisions(cfg["text_buckets"])
     if rank == 0:
         log(f"MCDM {args.config}: UNet {nets.count(mcdm.unet)/1e6:.2f} M, text {nets.count(mcdm.text_encoder)/1e6:.2f} M, "
             f"image {nets.count(mcdm.image_encoder)/1e6:.2f} M, projector {nets.count(mcdm.image_projector)/1e6:.2f} M")
-    ds = LatentSet(args.task, data.TRAIN_SEED, args.identities, ae, scale, size)
+    if not pairs:
+        # Rendering and encoding 1,500 identities takes a quarter of an hour on
+        # one CPU thread: keep the encoded set beside the checkpoint so --resume
+        # skips it.
+        cache = os.path.join(args.out, f"latents-{args.task}-{args.identities}.pt")
+        if os.path.exists(cache) and torch.load(cache, map_location="cpu")["scale"] == scale:
+            ds = LatentSet.__new__(LatentSet)
+            ds.__dict__.update(torch.load(cache, map_location="cpu")["set"])
+        else:
+            ds = LatentSet(args.task, data.TRAIN_SEED, args.identities, ae, scale, size)
+            ds.images = None
+            if rank == 0:
+                atomic_save({"scale": scale, "set": dict(ds.__dict__)}, cache)
     ema = EMA(mcdm)
     opt = torch.optim.AdamW(mcdm.parameters(), lr=args.lr, weight_decay=0.01)
     g = torch.Generator()
@@ -360,18 +444,20 @@ def train(args):
             logf.write(json.dumps(rec) + "\n")
             logf.flush()
             log(f"step {step} loss {rec['loss']:.4f} {rate:.2f} steps/s ETA {eta/60:.1f} min")
-        if rank == 0 and args.sample_every and step % args.sample_every == 0:
+        if rank == 0 and args.sample_every and not pairs and step % args.sample_every == 0:
             from . import sample
             sample.grid(mcdm, ema.shadow, ae, scale, cfg, args.task, ds.black,
                         os.path.join(args.out, "samples", f"step{step:06d}.png"))
         if rank == 0 and time.time() - last_ck > args.checkpoint_minutes * 60:
-            _checkpoint(ck_path, mcdm, ema, opt, step, elapsed0 + time.time() - start, cfg, args, scale, world)
+            _checkpoint(ck_path, mcdm, ema, opt, step, elapsed0 + time.time() - start, cfg, args, scale, world,
+                        getattr(ds, "spec", None))
             last_ck = time.time()
     if args.dump_weights:
         # Tests compare every rank's final weights (DDP keeps them identical).
         atomic_save(mcdm.state_dict(), os.path.join(args.out, f"rank{rank}.pt"))
     if rank == 0:
-        _checkpoint(ck_path, mcdm, ema, opt, step, elapsed0 + time.time() - start, cfg, args, scale, world)
+        _checkpoint(ck_path, mcdm, ema, opt, step, elapsed0 + time.time() - start, cfg, args, scale, world,
+                        getattr(ds, "spec", None))
         log(f"done: {step} steps in {(elapsed0 + time.time() - start)/60:.1f} min, "
             f"last loss {np.mean(losses[-50:]) if losses else float('nan'):.4f}")
     if world > 1:
@@ -381,11 +467,14 @@ def train(args):
     return losses
 
 
-def _checkpoint(path, mcdm, ema, opt, step, elapsed, cfg, args, scale, world):
-    atomic_save({"model": mcdm.state_dict(), "ema": ema.shadow, "opt": opt.state_dict(),
-                 "step": step, "elapsed": elapsed, "config": cfg,
-                 "task": args.task, "ae": os.path.abspath(args.ae), "scale": scale,
-                 "world": world}, path)
+def _checkpoint(path, mcdm, ema, opt, step, elapsed, cfg, args, scale, world, spec=None):
+    ck = {"model": mcdm.state_dict(), "ema": ema.shadow, "opt": opt.state_dict(),
+          "step": step, "elapsed": elapsed, "config": cfg,
+          "task": args.task, "ae": os.path.abspath(args.ae), "scale": scale,
+          "world": world}
+    if spec:  # trained on a pairs folder: export takes the directions from here
+        ck["task"], ck["spec"] = args.task or "pairs", spec
+    atomic_save(ck, path)
 
 
 def train_decoder(args):
