@@ -432,6 +432,7 @@ func TestInferSpatialRefusals(t *testing.T) {
 			enc, dec := vae(c.H, c.h)
 			replaceModel(t, dir, "vae_encoder", enc)
 			replaceModel(t, dir, "vae_decoder", dec)
+			replaceModel(t, dir, "unet", stubModel(unetSpec(4, c.h, 77, synth.Hidden))) // the UNet agrees with the VAE's latent
 			p, err := OpenWith(dir, OpenOptions{Probe: UNetChannels})
 			if err != nil {
 				t.Fatal(err)
