@@ -499,3 +499,59 @@ func TestExportKeepsFoldersPrivate(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareWithSDPack: with an sd pack the comparison adds the SDEdit
+// panels and the DiffEdit panel; DiffEdit keeps the photo outside its mask
+// (here the same region as the mask-guided edit's), which SDEdit does not.
+func TestCompareWithSDPack(t *testing.T) {
+	a, e := newTestApp(t, 128)
+	if _, err := synth.Write(filepath.Join(a.Store.Root, "sd"), synth.Options{Kind: "sd", Resolution: 128}); err != nil {
+		t.Fatal(err)
+	}
+	sd, err := a.LoadPack(context.Background(), "sd", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := OpenPhoto(filepath.Join(testImages(t), "portrait_astronaut_eileen_collins.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Compare(context.Background(), e, sd, doc, quick(e), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var labels []string
+	for _, p := range c.Panels {
+		labels = append(labels, p.Label)
+	}
+	if len(c.Panels) != 7 || labels[4] != "SDEdit 0.5" || labels[5] != "SDEdit 0.8" || labels[6] != "DiffEdit 0.8" {
+		t.Fatalf("panels %q", labels)
+	}
+	sdedit, diffedit := c.Panels[5], c.Panels[6]
+	if diffedit.Result.Mode != engine.ModeDiffEdit || diffedit.Metrics == nil || diffedit.Evals == 0 {
+		t.Fatalf("DiffEdit panel %+v", diffedit)
+	}
+	if !(diffedit.Metrics.PSNROut > sdedit.Metrics.PSNROut+3) {
+		t.Fatalf("PSNR outside the mask: DiffEdit %.2f, SDEdit 0.8 %.2f", diffedit.Metrics.PSNROut, sdedit.Metrics.PSNROut)
+	}
+	if w := PackWarnings(sd); len(w) != 0 {
+		t.Fatalf("warnings %q for a plain pack", w)
+	}
+}
+
+// TestPackWarningsSamplingVAE: a pack whose vae_encoder samples is
+// reported to the UI through PackWarnings.
+func TestPackWarningsSamplingVAE(t *testing.T) {
+	a, _ := newTestApp(t, 64)
+	if _, err := synth.Write(filepath.Join(a.Store.Root, "sampling"), synth.Options{Resolution: 64, SamplingVAE: "normal"}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := a.LoadPack(context.Background(), "sampling", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := PackWarnings(e)
+	if len(w) != 1 || !strings.Contains(w[0], "vae_encoder samples") || !strings.Contains(w[0], "RandomNormalLike") {
+		t.Fatalf("warnings %q", w)
+	}
+}

@@ -23,8 +23,9 @@ type Panel struct {
 }
 
 // Comparison is the QA view: input | mask overlay | baseline | mask-guided
-// [| SDEdit 0.5 | SDEdit 0.8], all from the same seed. Panels show the plain
-// model output (no compositing), which is what the metrics measure.
+// [| SDEdit 0.5 | SDEdit 0.8 | DiffEdit 0.8], all from the same seed. Panels
+// show the plain model output (no compositing), which is what the metrics
+// measure (inside and outside the mask-guided edit's mask, for every panel).
 type Comparison struct {
 	Settings engine.Settings `json:"settings"`
 	MaskArea float64         `json:"mask_area"`
@@ -34,11 +35,15 @@ type Comparison struct {
 // SDEditStrengths are the SDEdit baselines of a comparison.
 var SDEditStrengths = []float64{0.5, 0.8}
 
+// DiffEditRatio is the encoding ratio of a comparison's DiffEdit baseline
+// (diffusers' default inpaint_strength).
+const DiffEditRatio = 0.8
+
 // MaskColour tints mask overlays.
 var MaskColour = color.NRGBA{R: 255, G: 64, B: 160, A: 255}
 
 // Compare runs the mask, the baseline and the mask-guided edit (and SDEdit
-// with sd when given) on one photo.
+// and DiffEdit with sd when given) on one photo.
 func Compare(ctx context.Context, e, sd *engine.Engine, doc *Doc, s engine.Settings, progress engine.ProgressFunc) (*Comparison, error) {
 	enc, err := doc.Encoded(ctx, e, progress)
 	if err != nil {
@@ -83,6 +88,7 @@ func Compare(ctx context.Context, e, sd *engine.Engine, doc *Doc, s engine.Setti
 		}
 		ss := sd.DefaultSettings()
 		ss.Subject, ss.Seed, ss.Steps, ss.Scheduler = s.Subject, s.Seed, s.Steps, s.Scheduler
+		ss.MaskSeeds, ss.MaskNoiseSteps = s.MaskSeeds, s.MaskNoiseSteps // DiffEdit's mask averages as many noises
 		ss.Direction, ss.Target = "", s.Target
 		if ss.Target == "" { // the direction's own words, through the sd pack's template
 			d, _ := e.Manifest().Direction(s.Direction)
@@ -98,6 +104,11 @@ func Compare(ctx context.Context, e, sd *engine.Engine, doc *Doc, s engine.Setti
 			}
 			add(fmt.Sprintf("SDEdit %.1f", st), r)
 		}
+		r, err := sd.DiffEdit(ctx, senc, ss, DiffEditRatio, progress)
+		if err != nil {
+			return nil, err
+		}
+		add(fmt.Sprintf("DiffEdit %.1f", DiffEditRatio), r)
 	}
 	return c, nil
 }

@@ -19,7 +19,7 @@ import (
 func runCompare(ctx context.Context, env *env, args []string) error {
 	fs := newFlags(env, "compare")
 	f := addEditFlags(fs)
-	sdPack := fs.String("sd-pack", "", "an sd pack: adds SDEdit panels at strengths 0.5 and 0.8")
+	sdPack := fs.String("sd-pack", "", "an sd pack: adds SDEdit panels at strengths 0.5 and 0.8 and a DiffEdit panel (encoding ratio 0.8)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

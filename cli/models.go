@@ -260,6 +260,9 @@ func modelsCheck(ctx context.Context, env *env, args []string) error {
 		batch = "dynamic"
 	}
 	fmt.Fprintf(w, "\n  unet batch: %s; branches batched: %v\n  vae output: %s\n", batch, eng.Batched(), eng.Sig.EncoderOutput)
+	for _, warn := range app.PackWarnings(eng) {
+		fmt.Fprintf(w, "  warning: %s\n", warn)
+	}
 	for _, mi := range eng.Models() {
 		ms, _ := eng.Sig.Model(mi.Role)
 		fmt.Fprintf(w, "  %-16s %8s  %s\n", mi.Role, bytesize.Format(mi.Bytes), mi.Provider)
@@ -301,7 +304,7 @@ func checkReport(eng *engine.Engine, load time.Duration) map[string]any {
 	}
 	return map[string]any{"ok": true, "name": eng.Pack.Name, "dir": eng.Pack.Dir, "kind": eng.Sig.Kind, "manifest": eng.Pack.HasManifest,
 		"resolution": eng.Sig.Resolution, "latent_factor": eng.Sig.LatentFactor, "latent": eng.Sig.Latent, "D": eng.Sig.D, "K": eng.Sig.K, "Dc": eng.Sig.Dc, "batch_dynamic": eng.Sig.BatchDynamic,
-		"encoder_output": eng.Sig.EncoderOutput, "models": ms, "load_ms": load.Milliseconds()}
+		"encoder_output": eng.Sig.EncoderOutput, "warnings": app.PackWarnings(eng), "models": ms, "load_ms": load.Milliseconds()}
 }
 
 func modelsSynth(_ context.Context, env *env, args []string) error {

@@ -116,7 +116,7 @@ func runPairs(ctx context.Context, env *env, args []string) error {
 	}
 	report := func(p engine.Progress) {
 		if p.Label != "" {
-			p.Label = fmt.Sprintf("%s/%d", p.Label, *n) // "pair 3/200"
+			p.Label = fmt.Sprintf("pair %d/%d", done+1, *n)
 		}
 		pr.report(p)
 	}

@@ -117,11 +117,8 @@ func (e *Engine) Edit(ctx context.Context, enc *Encoded, s Settings, mask []bool
 		}
 	}
 
-	sc, err := scheduler.New(s.Scheduler, e.sched)
+	sc, err := e.newScheduler(s, 0)
 	if err != nil {
-		return nil, err
-	}
-	if err := sc.SetTimesteps(s.Steps); err != nil {
 		return nil, err
 	}
 	n0 := s.initial(4 * hw)
@@ -146,6 +143,23 @@ func (e *Engine) Edit(ctx context.Context, enc *Encoded, s Settings, mask []bool
 	res.Stats = newStats(j, start, e.ortTime()-ort0)
 	res.Stats.Phases, res.Stats.PhaseORT = j.phases, j.inORT
 	return res, nil
+}
+
+// newScheduler is the scheduler for a run of s.Steps steps that starts at
+// timesteps[from], with its begin index set as diffusers' img2img and
+// inpainting pipelines set it: add_noise during the run then uses the sigma
+// of the step in progress even where timesteps repeat (Karras sigmas near
+// t = 0), where looking the timestep up would take the later step's sigma.
+func (e *Engine) newScheduler(s Settings, from int) (scheduler.Scheduler, error) {
+	sc, err := scheduler.New(s.Scheduler, e.sched)
+	if err != nil {
+		return nil, err
+	}
+	if err := sc.SetTimesteps(s.Steps); err != nil {
+		return nil, err
+	}
+	sc.SetBeginIndex(from)
+	return sc, nil
 }
 
 // latentBlend is the step of mask_guidance eq3_latent_blend: after step i
@@ -184,6 +198,7 @@ func (e *Engine) denoise(j *job, sc scheduler.Scheduler, z []float32, from int, 
 			return nil, err
 		}
 		zin := sc.ScaleModelInput(z, t)
+		j.where = fmt.Sprintf("at %s step %d of %d (t=%g)", label, i+1, len(ts), t)
 		out, err := e.evalUNet(j, zin, t, conds)
 		if err != nil {
 			return nil, err
@@ -195,6 +210,9 @@ func (e *Engine) denoise(j *job, sc scheduler.Scheduler, z []float32, from int, 
 		}
 		next, err := sc.Step(eps, t, z, stepNoise)
 		if err != nil {
+			return nil, err
+		}
+		if err := finiteLatent(next, j.where); err != nil {
 			return nil, err
 		}
 		if after != nil {
@@ -231,6 +249,9 @@ func (e *Engine) decodeAt(ctx context.Context, z []float32, latent, resolution i
 		"latent_sample": ort.Floats([]int64{1, 4, lat, lat}, scaled(z, float32(1/e.Pack.Manifest.VAEScalingFactor))),
 	}, map[string][]int64{"sample": {1, 3, res, res}})
 	if err != nil {
+		return nil, err
+	}
+	if err := e.finite("vae_decoder", e.vaeDec, out["sample"].F32, "while decoding the result"); err != nil {
 		return nil, err
 	}
 	return tensorImage(out["sample"].F32, int(res)), nil
@@ -333,19 +354,15 @@ func (e *Engine) SDEdit(ctx context.Context, enc *Encoded, s Settings, strength 
 	if err != nil {
 		return nil, err
 	}
-	sc, err := scheduler.New(s.Scheduler, e.sched)
-	if err != nil {
-		return nil, err
-	}
-	if err := sc.SetTimesteps(s.Steps); err != nil {
-		return nil, err
-	}
 	// diffusers img2img: init_timestep = min(int(steps·strength), steps).
 	from := s.Steps - min(int(float64(s.Steps)*strength), s.Steps)
 	if from >= s.Steps {
 		return nil, fmt.Errorf("%w: strength %g with %d steps leaves no step to run", ErrBadSettings, strength, s.Steps)
 	}
-	sc.SetBeginIndex(from)
+	sc, err := e.newScheduler(s, from)
+	if err != nil {
+		return nil, err
+	}
 	t0 := sc.Timesteps()[from]
 	z := sc.AddNoise(enc.Z0, s.initial(len(enc.Z0)), t0)
 	s3 := float32(s.S3)

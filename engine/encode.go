@@ -48,7 +48,7 @@ func (e *Engine) Encode(ctx context.Context, img *image.NRGBA, hasAlpha bool, cr
 	report(1)
 	pixels := photo.ModelInput(img, crop, res)
 	enc := &Encoded{Photo: img, HasAlpha: hasAlpha, Crop: crop, Input: photo.TensorToImage(pixels, res, res)}
-	mean, err := e.vaeMean(ctx, pixels)
+	mean, err := e.vaeMean(ctx, pixels, "while encoding the photo")
 	if err != nil {
 		return nil, err
 	}
@@ -66,6 +66,9 @@ func (e *Engine) Encode(ctx context.Context, img *image.NRGBA, hasAlpha bool, cr
 			return nil, err
 		}
 		enc.Embeds = out["image_embeds"].F32
+		if err := e.finite("image_encoder", e.imgEnc, enc.Embeds, "while encoding the photo"); err != nil {
+			return nil, err
+		}
 		out, err = e.proj.Run(ctx, map[string]ort.Value{
 			"latent":       ort.Floats([]int64{1, 4, int64(lat), int64(lat)}, enc.CS),
 			"image_embeds": ort.Floats([]int64{1, int64(e.Sig.Dc)}, enc.Embeds),
@@ -74,26 +77,33 @@ func (e *Engine) Encode(ctx context.Context, img *image.NRGBA, hasAlpha bool, cr
 			return nil, err
 		}
 		enc.Tokens = out["image_tokens"].F32
+		if err := e.finite("image_projector", e.proj, enc.Tokens, "while encoding the photo"); err != nil {
+			return nil, err
+		}
 		enc.TokensNull = make([]float32, len(enc.Tokens)) // null_image_tokens "zeros"
 	}
 	report(3)
 	return enc, nil
 }
 
-// vaeMean encodes [3,H,W] pixels in [-1,1] and returns the latent mean [4,h,w].
-func (e *Engine) vaeMean(ctx context.Context, pixels []float32) ([]float32, error) {
+// vaeMean encodes [3,H,W] pixels in [-1,1] and returns the latent mean
+// [4,h,w]; where says what for, in errors.
+func (e *Engine) vaeMean(ctx context.Context, pixels []float32, where string) ([]float32, error) {
 	res, lat := int64(e.Sig.Resolution), int64(e.Sig.Latent)
 	name := e.Sig.EncoderOutput
 	ch := int64(4)
 	if name == "latent_parameters" {
 		ch = 8
 	}
-	out, err := e.vaeEnc.Run(ctx, map[string]ort.Value{"sample": ort.Floats([]int64{1, 3, res, res}, pixels)},
+	out, err := e.runVAE(ctx, map[string]ort.Value{"sample": ort.Floats([]int64{1, 3, res, res}, pixels)},
 		map[string][]int64{name: {1, ch, lat, lat}})
 	if err != nil {
 		return nil, err
 	}
 	v := out[name].F32
+	if err := e.finite("vae_encoder", e.vaeEnc, v[:4*lat*lat], where); err != nil {
+		return nil, err
+	}
 	return append([]float32(nil), v[:4*lat*lat]...), nil // first 4 channels are the mean
 }
 
@@ -116,7 +126,7 @@ func (e *Engine) nullSpatial(ctx context.Context) ([]float32, error) {
 		for i := range black {
 			black[i] = -1
 		}
-		mean, err := e.vaeMean(ctx, black)
+		mean, err := e.vaeMean(ctx, black, "while encoding the black image (the null spatial condition)")
 		if err != nil {
 			return nil, err
 		}
@@ -157,6 +167,9 @@ func (e *Engine) textEmbedding(ctx context.Context, prompt string) ([]float32, e
 		return nil, err
 	}
 	v = out["last_hidden_state"].F32
+	if err := e.finite("text_encoder", e.text, v, fmt.Sprintf("while encoding the prompt %q", prompt)); err != nil {
+		return nil, err
+	}
 	e.mu.Lock()
 	e.textCache.put(prompt, v)
 	e.mu.Unlock()

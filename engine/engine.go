@@ -11,6 +11,7 @@ import (
 	"likeness/engine/scheduler"
 	"likeness/engine/tokenizer"
 	"likeness/models"
+	"likeness/models/onnxpb"
 	"likeness/ort"
 )
 
@@ -61,6 +62,11 @@ type Engine struct {
 	batch bool
 
 	text, unet, vaeEnc, vaeDec, imgEnc, proj *ort.Session
+
+	// A sampling vae_encoder made deterministic (see prepareVAE).
+	vaeFixes []onnxpb.Fix
+	vaeOpt   ort.Options
+	vaeFresh bool
 
 	mu        sync.Mutex
 	textCache *lru
@@ -123,9 +129,15 @@ func Load(ctx context.Context, pack *models.Pack, opt LoadOptions) (_ *Engine, e
 		}
 		// The signature check already read each model's tensors.
 		ms, _ := sig.Model(r.role)
-		s, err := ort.Open(pack.ModelPath(r.role), ort.Options{Provider: opt.Provider, Threads: opt.Threads,
+		o := ort.Options{Provider: opt.Provider, Threads: opt.Threads,
 			Outputs: []string{outputOf(r.role, sig)}, Signature: &ort.Signature{Inputs: ms.Inputs, Outputs: ms.Outputs},
-			Cache: modelCache(opt.CacheDir, pack, r.role)})
+			Cache: modelCache(opt.CacheDir, pack, r.role)}
+		if r.role == models.RoleVAEEncoder {
+			if err := e.prepareVAE(pack.ModelPath(r.role), &o); err != nil {
+				return nil, fmt.Errorf("pack %s: %s: %w", pack.Name, r.role, err)
+			}
+		}
+		s, err := ort.Open(pack.ModelPath(r.role), o)
 		if err != nil {
 			return nil, fmt.Errorf("pack %s: %s: %w", pack.Name, r.role, err)
 		}

@@ -140,14 +140,10 @@ func minMax(v []float64) ([]float64, bool) {
 // step is not affine in ε) it steps both guided predictions literally.
 func (e *Engine) maskSeed(j *job, enc *Encoded, s Settings, idx, seed int, tn, ta, tb []float32) ([]float64, error) {
 	fresh := func() (scheduler.Scheduler, float64, error) {
-		sc, err := scheduler.New(s.Scheduler, e.sched)
+		sc, err := e.newScheduler(s, idx)
 		if err != nil {
 			return nil, 0, err
 		}
-		if err := sc.SetTimesteps(s.Steps); err != nil {
-			return nil, 0, err
-		}
-		sc.SetBeginIndex(idx)
 		return sc, sc.Timesteps()[idx], nil
 	}
 	sc, t, err := fresh()
@@ -161,6 +157,7 @@ func (e *Engine) maskSeed(j *job, enc *Encoded, s Settings, idx, seed int, tn, t
 	}
 	zt := sc.AddNoise(enc.Z0, nz, t)
 	zin := sc.ScaleModelInput(zt, t)
+	j.where = fmt.Sprintf("at mask seed %d of %d (t=%g)", seed+1, s.MaskSeeds, t)
 	var stepNoise []float32
 	if sc.NeedsNoise() {
 		stepNoise = noise(s.Seed, 1<<32+uint64(seed), n) // cancels in z − z′

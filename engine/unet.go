@@ -20,6 +20,7 @@ type cond struct {
 type job struct {
 	ctx      context.Context
 	phase    string
+	where    string // the step a UNet call belongs to, for errors
 	seed     uint64
 	evals    map[string]int
 	phases   map[string]time.Duration
@@ -152,6 +153,9 @@ func (e *Engine) unetCall(j *job, zin []float32, t float64, conds []cond, index 
 	}
 	j.evals[j.phase] += b
 	buf.out = res["out_sample"].F32 // reused by this call's next step
+	if err := e.finite("unet", e.unet, buf.out, j.where); err != nil {
+		return nil, err
+	}
 	return buf.out, nil
 }
 

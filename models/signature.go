@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"likeness/models/onnxpb"
 	"likeness/ort"
 )
 
@@ -32,7 +33,11 @@ type Signature struct {
 	Dc            int // image embedding size (mcdm)
 	BatchDynamic  bool
 	EncoderOutput string // latent_sample or latent_parameters
-	Models        []ModelSig
+	// VAERandom lists the vae_encoder's random nodes: an export of
+	// latent_dist.sample() instead of the mean (older Optimum exports). The
+	// engine makes it deterministic; see engine.Load.
+	VAERandom []onnxpb.RandomNode
+	Models    []ModelSig
 }
 
 // Model returns the signature of one role.
@@ -250,6 +255,11 @@ func CheckSignatures(p *Pack) (*Signature, error) {
 	// VAE.
 	if ms, ok := read("vae_encoder"); ok {
 		extraInputs(ms, "sample")
+		random, err := scanRandom(ms.Path)
+		if err != nil {
+			c.fail("%v", err)
+		}
+		sig.VAERandom = random
 		c.tensor(ms.Inputs, "input", "sample", true, []int64{-2, 3, int64(res), int64(res)})
 		switch {
 		case hasTensor(ms.Outputs, "latent_sample"):
@@ -421,6 +431,16 @@ func hasTensor(list []ort.TensorInfo, name string) bool {
 		}
 	}
 	return false
+}
+
+// scanRandom lists a model file's random nodes without loading its weights.
+func scanRandom(path string) ([]onnxpb.RandomNode, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return onnxpb.ScanRandomNodes(f)
 }
 
 // modelBytes counts the model file and external data files beside it.

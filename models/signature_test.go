@@ -573,3 +573,30 @@ func TestInferSpatialFromEveryModel(t *testing.T) {
 		}
 	})
 }
+
+// TestVAERandomDetected: a vae_encoder that returns latent_dist.sample()
+// (a random node in the graph) is reported in the signature; one that
+// returns the mean is not.
+func TestVAERandomDetected(t *testing.T) {
+	for _, c := range []struct {
+		sampling, op string
+	}{{"", ""}, {"normal", "RandomNormalLike"}, {"uniform", "RandomUniformLike"}} {
+		t.Run(c.sampling, func(t *testing.T) {
+			dir := synthPack(t, synth.Options{Kind: "sd", Resolution: 64, SamplingVAE: c.sampling})
+			p, err := OpenWith(dir, OpenOptions{Probe: UNetChannels})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sig, err := CheckSignatures(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case c.op == "" && len(sig.VAERandom) != 0:
+				t.Fatalf("a mean-returning VAE reported random nodes %v", sig.VAERandom)
+			case c.op != "" && (len(sig.VAERandom) != 1 || sig.VAERandom[0].Op != c.op):
+				t.Fatalf("random nodes %v, want one %s", sig.VAERandom, c.op)
+			}
+		})
+	}
+}

@@ -56,6 +56,10 @@ type Options struct {
 	// Cache, when set, keeps ONNX Runtime's optimised graph between runs
 	// (see Cache).
 	Cache *Cache
+	// Model, when set, is the model to load instead of the file at path (a
+	// rewritten copy of it); path still names it in messages, and external
+	// data files are looked up beside path. Such sessions skip the Cache.
+	Model []byte
 }
 
 // Refusal records why a preferred provider was not used.
@@ -192,7 +196,7 @@ func providerOrder(p Provider) ([]Provider, []Refusal, error) {
 // any way costs at most a second creation, never the session.
 func newCachedSession(path string, p Provider, opt Options, ins, outs []string) (*ortgo.DynamicAdvancedSession, string, error) {
 	c := opt.Cache
-	if c == nil || c.Dir == "" || p == DirectML { // DirectML compiles nodes, which ONNX Runtime cannot save
+	if c == nil || c.Dir == "" || p == DirectML || opt.Model != nil { // DirectML compiles nodes, which ONNX Runtime cannot save
 		s, err := newSession(path, p, opt, ins, outs, "", false)
 		return s, CacheOff, err
 	}
@@ -287,7 +291,14 @@ func newSession(path string, p Provider, opt Options, ins, outs []string, saveTo
 			return nil, firstLine(err)
 		}
 	}
-	sess, err = ortgo.NewDynamicAdvancedSession(path, ins, outs, so)
+	if opt.Model != nil && !optimised && saveTo == "" {
+		if err := so.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", filepath.Dir(path)); err != nil {
+			return nil, err
+		}
+		sess, err = ortgo.NewDynamicAdvancedSessionWithONNXData(opt.Model, ins, outs, so)
+	} else {
+		sess, err = ortgo.NewDynamicAdvancedSession(path, ins, outs, so)
+	}
 	if err != nil {
 		return nil, firstLine(err)
 	}

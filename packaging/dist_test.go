@@ -28,7 +28,9 @@ func distDir(t *testing.T) string {
 	t.Helper()
 	d := os.Getenv("LIKENESS_DIST")
 	if d == "" {
-		t.Fatal("LIKENESS_DIST is not set: run `make dist-test` (or `make dist` and set LIKENESS_DIST to its dist/ folder)")
+		// Building the releases takes minutes (a Windows cross-build among them),
+		// so only `make dist-test` runs these checks.
+		t.Skip("LIKENESS_DIST is not set: run `make dist-test` (or `make dist` and set LIKENESS_DIST to its dist/ folder)")
 	}
 	return d
 }

@@ -195,6 +195,9 @@ func (s *State) showModels() {
 	if isDemo(e.Pack) {
 		lines = append(lines, "", "demo: tints a region, not a trained editor")
 	}
+	for _, w := range app.PackWarnings(e) {
+		lines = append(lines, "", "warning: "+w)
+	}
 	txt := widget.NewLabel(strings.Join(lines, "\n"))
 	txt.Wrapping = fyne.TextWrapWord
 	d := dialog.NewCustom("Models and providers", "Close", container.NewVScroll(txt), s.win)

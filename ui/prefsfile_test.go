@@ -42,7 +42,9 @@ func TestFirstRunPreferencesQuiet(t *testing.T) {
 			}
 			c.setup(t, prefs)
 			cmd := exec.Command(os.Args[0], "-test.run=^TestFirstRunPreferencesQuiet$")
-			cmd.Env = append(os.Environ(), "LIKENESS_PREFS_CHILD=1")
+			// A well-formed locale: main's internal/clocale, which quiets
+			// Fyne's complaint about "C", is not in this test binary.
+			cmd.Env = append(os.Environ(), "LIKENESS_PREFS_CHILD=1", "LC_ALL=en_US.UTF-8", "LANG=en_US.UTF-8")
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("child: %v\n%s", err, out)

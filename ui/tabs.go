@@ -47,7 +47,7 @@ func newCompareView(s *State) *compareView {
 	v.split.OnChanged = func(float64) { v.updateSplit() }
 	v.splitIm = canvas.NewImageFromImage(nil)
 	v.splitIm.FillMode = canvas.ImageFillContain
-	v.info = widget.NewLabel("Runs input | mask | baseline | mask-guided with the same seed (and SDEdit when an sd pack is installed).")
+	v.info = widget.NewLabel("Runs input | mask | baseline | mask-guided with the same seed (and SDEdit and DiffEdit when an sd pack is installed).")
 	v.info.Wrapping = fyne.TextWrapWord
 	top := container.NewBorder(nil, nil, container.NewHBox(run, exp, widget.NewLabel("Zoom")), nil, v.zoom)
 	splitBar := container.NewBorder(nil, nil,

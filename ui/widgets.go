@@ -504,13 +504,17 @@ func (s *State) updatePackPicker() {
 
 func (s *State) updatePackInfo() {
 	w := s.w
-	switch {
-	case s.pack != nil && isDemo(s.pack):
-		w.packNote.SetText("demo: tints a region, not a trained editor")
-		w.packNote.Show()
-	default:
-		w.packNote.Hide()
+	var notes []string
+	if s.pack != nil && isDemo(s.pack) {
+		notes = append(notes, "demo: tints a region, not a trained editor")
 	}
+	notes = append(notes, app.PackWarnings(s.eng)...) // e.g. a vae_encoder that samples
+	if len(notes) == 0 {
+		w.packNote.Hide()
+		return
+	}
+	w.packNote.SetText(strings.Join(notes, "\n"))
+	w.packNote.Show()
 }
 
 // syncSettingsToWidgets copies s.settings into the controls.

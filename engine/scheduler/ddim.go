@@ -154,3 +154,14 @@ func (s *ddim) Step(eps []float32, t float64, x []float32, _ []float32) ([]float
 	}
 	return out, nil
 }
+
+// FinalAlphaCumprod is the ᾱ a DDIM run ends at, after its last step: 1 with
+// set_alpha_to_one, else ᾱ_0 (diffusers' final_alpha_cumprod). A DDIM
+// inversion starts from the input latent at this level.
+func FinalAlphaCumprod(cfg Config) (float64, error) {
+	s, err := newDDIM(resolve(ddimDefaults(), cfg))
+	if err != nil {
+		return 0, err
+	}
+	return s.finalAlpha, nil
+}

@@ -255,10 +255,10 @@ func randomInNode(b []byte) ([]RandomNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []RandomNode
 	if isRandom(n) {
-		out = append(out, RandomNode{Op: n.op, Name: n.name})
+		return []RandomNode{{Op: n.op, Name: n.name}}, nil // random ops have no subgraphs
 	}
+	var out []RandomNode
 	for _, a := range n.attrs {
 		err := eachField(a, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
 			if typ != protowire.BytesType || (num != attrG && num != attrGraphs) {

@@ -304,11 +304,15 @@ func (a *Analytic) GuidedAt(zt []float32, s1, s2, s3 float64, cs, tokens []float
 // epsFrom is ε = (z_t − √ᾱ_t·X)/√(1−ᾱ_t) at timestep round(t) (half to even,
 // as ONNX Round does).
 func (a *Analytic) epsFrom(zt, x []float32, t float64) []float32 {
-	ab := a.AlphaBar(int(math.RoundToEven(t)))
+	ti := int(math.RoundToEven(t))
+	ab := a.AlphaBar(ti)
 	sa, inv := math.Sqrt(ab), 1/math.Sqrt(1-ab)
 	out := make([]float32, len(x))
 	for i := range out {
 		out[i] = float32((float64(zt[i]) - sa*float64(x[i])) * inv)
+		if ti < a.NaNBelowTimestep {
+			out[i] = float32(math.NaN())
+		}
 	}
 	return out
 }

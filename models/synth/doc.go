@@ -51,7 +51,10 @@
 //
 // (z0 = 0.18215 · mean lies within ±0.92 on channels 0-2 and ±1.37 on
 // channel 3). With LatentParameters the output has 8 channels, the last four
-// the constant log-variance −2 (from the bias).
+// the constant log-variance −2 (from the bias). With SamplingVAE the output
+// latent_sample is latent_dist.sample() = mean + e^(−1)·ε, ε from a
+// RandomNormalLike (or a RandomUniformLike on [−1,1]) node, as older Optimum
+// exports return it.
 //
 // VAE decoder: a ConvTranspose with kernel f and stride f whose weight is
 // Mdec[c][k] at all positions, Mdec = the pseudo-inverse of Menc, which is
@@ -93,7 +96,8 @@
 // looked up in two constant float32 tables of 1000 entries (√ᾱ and
 // 1/√(1−ᾱ)) with Gather at index int64(timestep); float timesteps are
 // rounded half to even first (ONNX Round), so they should be integers. A
-// scalar timestep applies to the whole batch.
+// scalar timestep applies to the whole batch. With NaNBelowTimestep = T0
+// the output also has 0·√(t − T0) added: NaN below T0, unchanged above.
 //
 // # Why the sampler ends at a known latent
 //

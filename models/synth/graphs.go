@@ -257,6 +257,13 @@ func (a *Analytic) unet() []byte {
 	saT := b.op("Reshape", []string{b.op("Gather", []string{b.floats("sqrt_alpha_bar", nt, sa), idx}), shape1})
 	invT := b.op("Reshape", []string{b.op("Gather", []string{b.floats("inv_sqrt_one_minus_alpha_bar", nt, inv), idx}), shape1})
 	diff := b.op("Sub", []string{zt, b.op("Mul", []string{saT, X})})
+	if a.NaNBelowTimestep > 0 {
+		// + 0·sqrt(t − T0): NaN below T0, exactly 0 from T0 on.
+		tf := b.op("Reshape", []string{b.op("Cast", []string{idx}, pb.AttrInt("to", int64(pb.Float))), shape1})
+		d := b.op("Sub", []string{tf, b.floats("nan_below", nil, []float64{float64(a.NaNBelowTimestep)})})
+		poison := b.op("Mul", []string{b.op("Sqrt", []string{d}), b.floats("zero", nil, []float64{0})})
+		diff = b.op("Add", []string{diff, poison})
+	}
 	b.Node("Mul", []string{diff, invT}, []string{out})
 	return b.model()
 }
@@ -333,8 +340,26 @@ func (a *Analytic) vaeEncoder() []byte {
 		}
 	}
 	out := b.floatOut(name, b.dims(co, n, n))
-	b.Node("Conv", []string{x, b.floats("W", []int64{co, 3, f, f}, w), b.floats("B", []int64{co}, bias)}, []string{out},
+	conv := out
+	if a.SamplingVAE != "" {
+		conv = b.tmp("mean")
+	}
+	b.Node("Conv", []string{x, b.floats("W", []int64{co, 3, f, f}, w), b.floats("B", []int64{co}, bias)}, []string{conv},
 		pb.AttrInts("kernel_shape", f, f), pb.AttrInts("strides", f, f))
+	if a.SamplingVAE != "" {
+		// latent_dist.sample() = mean + std·ε, std = exp(LogVar/2).
+		var eps string
+		if a.SamplingVAE == "uniform" {
+			u := b.tmp("RandomUniformLike")
+			b.Node("RandomUniformLike", []string{conv}, []string{u}, pb.AttrFloat("low", -1), pb.AttrFloat("high", 1))
+			eps = u
+		} else {
+			eps = b.tmp("RandomNormalLike")
+			b.Node("RandomNormalLike", []string{conv}, []string{eps}, pb.AttrInt("dtype", int64(pb.Float)))
+		}
+		noise := b.op("Mul", []string{eps, b.floats("std", nil, []float64{math.Exp(a.LogVar / 2)})})
+		b.Node("Add", []string{conv, noise}, []string{out})
+	}
 	return b.model()
 }
 

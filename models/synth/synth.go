@@ -69,6 +69,16 @@ type Options struct {
 	// each half (the paired-data generator's case). On h×h inputs the UNet
 	// computes what it computes without the option.
 	AnySize bool
+	// SamplingVAE makes the vae_encoder return latent_dist.sample() as
+	// latent_sample, as older Optimum exports do: the mean plus
+	// exp(LogVar/2) times a random node, "normal" (RandomNormalLike, as torch
+	// exports randn_like) or "uniform" (RandomUniformLike, centred). ""
+	// returns the mean. Not with LatentParameters.
+	SamplingVAE string
+	// NaNBelowTimestep, when positive, makes the unet's out_sample NaN at
+	// every timestep below it (a Sqrt of a negative number), as an fp16
+	// overflow would; at and above it the output is unchanged.
+	NaNBelowTimestep int
 	// SpatialLatentScale is the manifest's spatial_latent_scale (0 means 1).
 	SpatialLatentScale float64
 	// MaskNormalize and MaskGuidance are the manifest's defaults of the same
@@ -105,6 +115,8 @@ type Analytic struct {
 	AnySize          bool   `json:"any_size,omitempty"`
 	ExternalData     bool   `json:"external_data"`
 	AttentionMask    bool   `json:"attention_mask"`
+	SamplingVAE      string `json:"sampling_vae,omitempty"`
+	NaNBelowTimestep int    `json:"nan_below_timestep,omitempty"`
 
 	TextLen   int `json:"text_len"`   // 77
 	D         int `json:"d"`          // text hidden size
@@ -193,6 +205,14 @@ func New(o Options) (*Analytic, error) {
 	if ts != "float32" && ts != "int64" && ts != "float16" {
 		return nil, fmt.Errorf("%w: timestep kind %q (want float32, int64 or float16)", errOptions, o.TimestepKind)
 	}
+	switch {
+	case o.SamplingVAE != "" && o.SamplingVAE != "normal" && o.SamplingVAE != "uniform":
+		return nil, fmt.Errorf("%w: sampling vae %q (want normal or uniform)", errOptions, o.SamplingVAE)
+	case o.SamplingVAE != "" && o.LatentParameters:
+		return nil, fmt.Errorf("%w: a sampling vae returns latent_sample, not latent_parameters", errOptions)
+	case o.NaNBelowTimestep < 0:
+		return nil, fmt.Errorf("%w: NaN below timestep %d", errOptions, o.NaNBelowTimestep)
+	}
 	sls := o.SpatialLatentScale
 	if sls == 0 {
 		sls = 1
@@ -208,6 +228,7 @@ func New(o Options) (*Analytic, error) {
 		Kind: kind, Resolution: res, LatentFactor: f, VAEScalingFactor: 0.18215, SpatialLatentScale: sls,
 		FixedBatch: o.FixedBatch, IDs32: o.IDs32, TimestepKind: ts, ScalarTimestep: o.ScalarTimestep,
 		Float16: o.Float16, LatentParameters: o.LatentParameters, Nonlinear: o.Nonlinear, OptimumDims: o.OptimumDims, AnySize: o.AnySize, ExternalData: o.ExternalData, AttentionMask: o.AttentionMask,
+		SamplingVAE: o.SamplingVAE, NaNBelowTimestep: o.NaNBelowTimestep,
 		TextLen: TextLen, D: Hidden, K: ImgTokens, Dc: EmbedDim, VocabSize: len(vocab),
 		LogVar: -2, SDMean: [4]float64{0.3, -0.2, 0.1, 0.0}, NonlinearGain: 0.5,
 		NumTrainTimesteps: 1000, BetaStart: 0.00085, BetaEnd: 0.012,
