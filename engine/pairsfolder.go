@@ -201,7 +201,9 @@ func writePairsIndex(path string, lines []pairsLine) error {
 // crash never leaves a half-written pair in the index; pairs already written
 // stay valid. A rerun with the same settings skips the pairs the index lists
 // with their files present; a pair the index lists with other settings is an
-// error (ErrPairsFolder), as mixing them would corrupt the dataset.
+// error (ErrPairsFolder), as mixing them would corrupt the dataset. One run
+// at a time per folder: a run removes the hidden folders of pairs a killed
+// run left half-written.
 func (e *Engine) WritePairs(ctx context.Context, dir string, s PairSettings, o PairsOptions, progress ProgressFunc) (*PairsReport, error) {
 	if err := e.ValidatePairs(s); err != nil {
 		return nil, err

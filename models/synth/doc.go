@@ -41,7 +41,11 @@
 // Region R: latent rows [3h/16, 9h/16) and columns [5w/16, 11w/16) (integer
 // division; the face of a centred head-and-shoulders portrait), Analytic.Region and
 // Analytic.Mask. At 512: rows 12..35, columns 20..43; at 64: rows 1..3,
-// columns 2..4.
+// columns 2..4. With AnySize the UNet's sample and out_sample declare height
+// and width dynamic and R is computed from the input's size: cell (r, c) is in
+// R when (r mod h, c mod h) is, so a double-width latent [4,h,2h] has the
+// region in each half (the paired-data generator's case); Analytic.InRegion
+// and Analytic.UNetAt give it. On h×h inputs nothing changes.
 //
 // VAE encoder: a Conv with kernel f and stride f whose weight is
 // Menc[k][c]/f² at all f² positions, so the latent mean is Menc times the f×f
