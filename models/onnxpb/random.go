@@ -133,6 +133,9 @@ func streamFields(br *bufio.Reader, n int64, fn func(protowire.Number, protowire
 				return fmt.Errorf("%w: field of %d bytes", ErrMalformed, v)
 			}
 			size = int64(v)
+			if n >= 0 && read+size > n {
+				return fmt.Errorf("%w: field runs past its message", ErrMalformed)
+			}
 			used, err := fn(num, typ, size, br)
 			if err != nil {
 				return err
@@ -158,13 +161,28 @@ func streamFields(br *bufio.Reader, n int64, fn func(protowire.Number, protowire
 	return nil
 }
 
-// readVarint reads one varint and returns it with its length in bytes.
+// readVarint reads one varint and returns it with the number of bytes it
+// took (a varint may be longer than its minimal form). A clean io.EOF comes
+// back only before its first byte.
 func readVarint(br *bufio.Reader) (uint64, int, error) {
-	v, err := binary.ReadUvarint(br)
-	if err != nil {
-		return 0, 0, err
+	var x uint64
+	for i := 0; i < binary.MaxVarintLen64; i++ {
+		b, err := br.ReadByte()
+		if err != nil {
+			if i > 0 && err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, i, err
+		}
+		if i == binary.MaxVarintLen64-1 && b > 1 {
+			break
+		}
+		x |= uint64(b&0x7f) << (7 * i)
+		if b < 0x80 {
+			return x, i + 1, nil
+		}
 	}
-	return v, protowire.SizeVarint(v), nil
+	return 0, binary.MaxVarintLen64, errors.New("varint overflows 64 bits")
 }
 
 // parsedNode is the part of a NodeProto this package reads.
