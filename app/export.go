@@ -59,7 +59,7 @@ func Image(doc *Doc, r *engine.Result, o ExportOptions) *image.NRGBA {
 	}
 	// The plain paper output inside the crop, softened only at its border.
 	c := r.Crop
-	return compose.IntoFull(doc.Photo.Image, c, r.Paper, compose.BorderFeather(c.Dx(), c.Dy(), max(1, engine.FeatherPixels*c.Dx()/r.Paper.Bounds().Dx())))
+	return compose.IntoFull(doc.Photo.Image, c, r.Paper, compose.BorderFeather(c.Dx(), c.Dy(), engine.FeatherRadius(c.Dx())))
 }
 
 // Export writes a result with its settings embedded, atomically, never over

@@ -20,8 +20,19 @@ const (
 	ModeSDEdit     = "sdedit"      // img2img from the photo with an sd pack
 )
 
-// FeatherPixels is how far, in photo pixels at model resolution, blends ramp.
+// FeatherPixels is how far blends ramp in an image 512 pixels wide; see
+// FeatherRadius.
 const FeatherPixels = 6
+
+// FeatherRadius is the blend ramp, in pixels, for an image `width` pixels
+// wide: FeatherPixels per 512, at least 1. The ramp lies inside the mask
+// (outside it the input stays bit for bit), so it must scale with the image:
+// a fixed 6 pixels at a 128-pixel model resolution faded the inner 6 pixels
+// of every masked region, a cartoon's whole eye or mouth, and the learned
+// expression packs' product output lost every edit (0% recognised).
+func FeatherRadius(width int) int {
+	return max(1, (FeatherPixels*width+256)/512)
+}
 
 // Result is one finished edit.
 type Result struct {
@@ -274,7 +285,7 @@ func (e *Engine) finish(j *job, enc *Encoded, z []float32, mask []bool, mode str
 	r := &Result{Mode: mode, Mask: mask, Crop: enc.Crop, Latent: z, Paper: img}
 	if mask != nil {
 		pix := compose.UpsampleMask(mask, e.Sig.Latent, e.Sig.Latent, res, res)
-		r.Preserved = compose.Blend(enc.Input, img, compose.Feather(pix, res, res, FeatherPixels))
+		r.Preserved = compose.Blend(enc.Input, img, compose.Feather(pix, res, res, FeatherRadius(res)))
 	} else {
 		r.Preserved = img
 	}
@@ -283,7 +294,7 @@ func (e *Engine) finish(j *job, enc *Encoded, z []float32, mask []bool, mode str
 	// would otherwise hold a full-size copy of the photo per export.
 	r.full = func() *image.NRGBA {
 		cw, ch := enc.Crop.Dx(), enc.Crop.Dy()
-		radius := max(1, FeatherPixels*cw/res)
+		radius := FeatherRadius(cw)
 		var weights []float32
 		if mask != nil {
 			weights = compose.Feather(compose.UpsampleMask(mask, e.Sig.Latent, e.Sig.Latent, cw, ch), cw, ch, radius)

@@ -700,3 +700,38 @@ func TestLoadFailureFreesSessions(t *testing.T) {
 		t.Fatalf("%d sessions left open after a failed load", s-sessions)
 	}
 }
+
+func TestFeatherRadiusScalesWithWidth(t *testing.T) {
+	for _, tt := range []struct{ width, want int }{
+		{512, FeatherPixels}, {1024, 2 * FeatherPixels}, {128, 2}, {64, 1}, {1, 1}, {4000, 47},
+	} {
+		if got := FeatherRadius(tt.width); got != tt.want {
+			t.Errorf("FeatherRadius(%d) = %d, want %d", tt.width, got, tt.want)
+		}
+	}
+}
+
+// TestPreserveKeepsSmallEditsAtLowResolution: at a 128-pixel model
+// resolution, the middle of a one-latent-cell mask (8×8 pixels) is the
+// edit itself in the preserved output, not a blend that fades it away.
+func TestPreserveKeepsSmallEditsAtLowResolution(t *testing.T) {
+	f := newFixture(t, synth.Options{}, nil)
+	s := f.settings()
+	n := f.e.Sig.Latent
+	mask := make([]bool, n*n)
+	cx, cy := n/2, n/3
+	mask[cy*n+cx] = true
+	r, err := f.e.Edit(context.Background(), f.enc, s, mask, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cell := f.e.Sig.Resolution / n
+	x, y := cx*cell+cell/2, cy*cell+cell/2
+	got, want := r.Preserved.NRGBAAt(x, y), r.Paper.NRGBAAt(x, y)
+	if got != want {
+		t.Fatalf("centre of the masked cell (%d,%d): preserved %v, edit %v (input %v)", x, y, got, want, f.enc.Input.NRGBAAt(x, y))
+	}
+	if in := f.enc.Input.NRGBAAt(x, y); in == want {
+		t.Fatalf("the edit left the masked cell as the input (%v): the test shows nothing", in)
+	}
+}

@@ -29,6 +29,10 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
 
+    p = sub.add_parser("ae-from-pack", help="take a likeness_train pack's autoencoder as an ae.pt")
+    p.add_argument("--pack", required=True)
+    p.add_argument("--out", required=True)
+
     p = sub.add_parser("train-decoder", help="fine-tune the decoder alone (the latent space stays)")
     p.add_argument("--ae", required=True)
     p.add_argument("--tasks", nargs="+", default=["expressions", "costumes"])
@@ -106,6 +110,9 @@ def main(argv=None):
     elif a.cmd == "train-ae":
         from . import train
         train.train_ae(a)
+    elif a.cmd == "ae-from-pack":
+        from . import train
+        train.ae_from_pack(a)
     elif a.cmd == "train-decoder":
         from . import train
         train.train_decoder(a)

@@ -24,6 +24,7 @@ from . import data, nets, render
 from .tokenizer import Tokenizer
 
 SUBJECTS = ["person", "man", "woman"]
+MIN_SNR_GAMMA = 5.0
 TEMPLATE = "a {subject}, {text}"
 
 
@@ -329,7 +330,14 @@ def forward_loss(model, b, black, null_ids, acp):
     tok = m.image_projector(b["cs"], m.image_encoder.forward_pooled(b["px"]))
     tok = tok * (~b["drop_im"]).float().view(-1, 1, 1)
     eps = model(torch.cat([zt, cs_in], 1), b["t"], torch.cat([text, tok], 1))
-    return F.mse_loss(eps.float(), b["noise"])
+    if not m.mcdm.unet.source_residual:
+        return F.mse_loss(eps.float(), b["noise"])
+    # A source-residual UNet predicts x0, so the epsilon error at timestep t
+    # is sqrt(SNR) times its x0 error and near t = 0 a tiny x0 error would
+    # dominate the loss. Min-SNR-5 weighting (Hang et al. 2023) caps the x0
+    # weight at 5.
+    w = torch.clamp(MIN_SNR_GAMMA * (1 - a) / a, max=1.0)
+    return (w * (eps.float() - b["noise"]) ** 2).mean()
 
 
 class _Wrap(torch.nn.Module):
@@ -525,4 +533,51 @@ def train_decoder(args):
     out = dict(ck)
     out.update({"state": ae.state_dict(), "psnr": held_psnr, "decoder_steps": step})
     atomic_save(out, args.out)
+    return held_psnr
+
+
+def ae_from_pack(args):
+    """An ae.pt from a pack's vae_encoder/vae_decoder ONNX files (trained by
+    likeness_train; float16-stored weights come back as float32), so a new
+    MCDM can train in the latent space of a pack that already ships, without
+    training the autoencoder again. The latent scale is the manifest's."""
+    import onnx
+    from onnx import numpy_helper
+    man_path = os.path.join(args.pack, "likeness.json")
+    with open(man_path) as f:
+        man = json.load(f)
+    trained = man.get("trained") or {}
+    if trained.get("by") != "likeness_train":
+        raise ValueError(f"{man_path}: not a pack likeness_train wrote (\"trained.by\" is {trained.get('by')!r})")
+    cfg = nets.config(trained.get("config", "tiny"), resolution=man["resolution"],
+                      latent_factor=man.get("latent_factor", 8))
+    ae = nets.Autoencoder(cfg)
+    state = {}
+    for part in ("encoder", "decoder"):
+        path = os.path.join(args.pack, f"vae_{part}", "model.onnx")
+        for t in onnx.load(path).graph.initializer:
+            name = t.name[:-len("__fp16")] if t.name.endswith("__fp16") else t.name
+            state[f"{part}.{name}"] = torch.from_numpy(numpy_helper.to_array(t).astype(np.float32).copy())
+    own = ae.state_dict()
+    missing = [k for k in own if k not in state]
+    if missing:
+        raise ValueError(f"{args.pack}: the autoencoder files lack {len(missing)} tensors of config "
+                         f"{cfg['name']!r} (first {missing[0]})")
+    for k, v in own.items():
+        if tuple(state[k].shape) != tuple(v.shape):
+            raise ValueError(f"{args.pack}: {k} has shape {tuple(state[k].shape)}, config {cfg['name']!r} wants {tuple(v.shape)}")
+    ae.load_state_dict({k: state[k] for k in own})
+    ae.eval()
+    size = cfg["resolution"]
+    held = np.concatenate([data.RenderSet(t, data.VAL_SEED, 16, size).images.reshape(-1, size, size, 3)
+                           for t in ("expressions", "costumes")])
+    with torch.no_grad():
+        mse = torch.cat([((ae.decoder(ae.encoder(to_tensor(held[i:i + 32]))).clamp(-1, 1)
+                           - to_tensor(held[i:i + 32])) ** 2).mean(dim=(1, 2, 3)) for i in range(0, len(held), 32)])
+    held_psnr = float((10 * torch.log10(4.0 / mse)).mean())
+    scale = float(man["spatial_latent_scale"])
+    log(f"autoencoder of {args.pack}: held-out PSNR {held_psnr:.2f} dB, latent scale {scale}")
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    atomic_save({"config": cfg, "state": ae.state_dict(), "scale": scale, "psnr": held_psnr,
+                 "steps": 0, "from_pack": os.path.abspath(args.pack)}, args.out)
     return held_psnr
