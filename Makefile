@@ -32,14 +32,16 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change: $$out" >&2; exit 1; fi
 
-# `make dist-test` builds the release artefacts (make dist) and checks them:
-# packaging/dist_test.go installs the .deb and the tar.gz and runs them, and
-# checks the Windows zip. The release checks are not yet part of it: `make dist-test` runs them (they
-# skip, saying so, when LIKENESS_DIST is not set).
+# `make test` ends with the release checks (`make dist-test`): it builds the
+# release artefacts (make dist) and packaging/dist_test.go installs the .deb
+# and the tar.gz and runs them, and checks the Windows zip. In the plain
+# `go test ./...` run those checks skip, saying so, because LIKENESS_DIST is
+# not set; dist-test sets it.
 test: deps ort fmt-check vet
 	@bash packaging/install-deps.sh screenshot # Xvfb for the window smoke test
 	$(GO) test -race -count=1 -timeout 30m ./...
 	$(MAKE) train-test
+	$(MAKE) dist-test
 
 # The releases, into dist/: a .deb, a portable tar.gz and a Windows zip,
 # versioned from FyneApp.toml (see packaging/dist.sh).
@@ -59,7 +61,8 @@ train-deps:
 train-test: train-deps build ort
 	cd models/train && LIKENESS_BIN=$(abspath $(BIN)) OMP_NUM_THREADS=1 $(PYTHON) -m pytest -q -p no:cacheprovider tests
 
-# Reproduces the learned starter packs (about 95 minutes on 2 cores).
+# Reproduces the learned starter packs (about 135 minutes on 2 cores; see
+# models/train/starter-packs.sh).
 starter-packs: train-deps build ort
 	PYTHON=$(PYTHON) bash models/train/starter-packs.sh
 

@@ -123,21 +123,32 @@ const EnvSessionConfig = "LIKENESS_ORT_CONFIG"
 // use_device_allocator_for_initializers: weights are allocated exactly,
 // not carved from the arena, whose blocks grow by doubling and are never
 // returned, so the arena holds activations only.
+// cpu_arena=0: no arena for activations either. With the memory pattern on,
+// a run makes few large allocations, so the arena saves little time, and
+// its doubling blocks cost the most memory: on an SD 1.5-sized UNet at 512
+// (`likeness mask`, 2 UNet evaluations, graph cache warm) peak RSS fell from
+// 6.04 to 4.87 GiB.
 var memoryDefaults = map[Provider]map[string]string{
-	CPU: {"session.use_device_allocator_for_initializers": "1"},
+	CPU: {"session.use_device_allocator_for_initializers": "1", "cpu_arena": "0"},
 }
 
-func applyMemoryOptions(so *ortgo.SessionOptions, p Provider) error {
+// memoryConfig is a provider's memory settings: memoryDefaults, then the
+// entries of env (the value of EnvSessionConfig), which win.
+func memoryConfig(p Provider, env string) map[string]string {
 	cfg := map[string]string{}
 	for k, v := range memoryDefaults[p] {
 		cfg[k] = v
 	}
-	for _, kv := range strings.Split(os.Getenv(EnvSessionConfig), ";") {
+	for _, kv := range strings.Split(env, ";") {
 		if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok && k != "" {
 			cfg[strings.TrimSpace(k)] = strings.TrimSpace(v)
 		}
 	}
-	for k, v := range cfg {
+	return cfg
+}
+
+func applyMemoryOptions(so *ortgo.SessionOptions, p Provider) error {
+	for k, v := range memoryConfig(p, os.Getenv(EnvSessionConfig)) {
 		var err error
 		switch k {
 		case "malloc_trim": // not a session setting (trimScratch)

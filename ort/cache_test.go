@@ -59,3 +59,22 @@ func TestGraphCache(t *testing.T) {
 		s.Close()
 	}
 }
+
+func TestMemoryConfig(t *testing.T) {
+	for _, tt := range []struct {
+		p    Provider
+		env  string
+		key  string
+		want string
+	}{
+		{CPU, "", "cpu_arena", "0"},
+		{CPU, "", "session.use_device_allocator_for_initializers", "1"},
+		{CPU, "cpu_arena=1", "cpu_arena", "1"},
+		{CPU, " mem_pattern = 0 ; cpu_arena=1", "mem_pattern", "0"},
+		{CUDA, "", "cpu_arena", ""},
+	} {
+		if got := memoryConfig(tt.p, tt.env)[tt.key]; got != tt.want {
+			t.Errorf("memoryConfig(%s, %q)[%s] = %q, want %q", tt.p, tt.env, tt.key, got, tt.want)
+		}
+	}
+}

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Reproduces the two learned starter packs from fixed seeds, the way they were
-# made on a 2-core machine (about 95 minutes of wall time):
-#   1. one autoencoder shared by both packs (22 min);
+# made on a 2-core machine:
+#   1. one autoencoder shared by both packs (22 min), its decoder then
+#      fine-tuned three times with the encoder frozen (22, 11 and 40 min, the
+#      last two at low priority beside the MCDMs), so the latent space stays;
+#      AE_FROM_PACK=DIR takes the autoencoder of an existing likeness_train
+#      pack instead of step 1 and the first two fine-tunes (the 0.2 packs were
+#      made that way, from the 0.1 packs' autoencoder);
 #   2. the two MCDMs side by side, one thread each (on 2 cores that beats two
-#      threads each), 60 min on 1,500 training identities, with the decoder
-#      fine-tuned alongside (encoder frozen, so the latent space stays);
-#   3. both MCDMs resumed to 73 min on 400 identities (the encoded set is
-#      rendered again) while the decoder gets 11 more minutes;
-#   4. export with float16-stored weights, then `likeness eval --calibrate`
-#      on validation identities writes lambda and the mask normalisation.
-# RUNS (default ./runs) keeps checkpoints. Needs the likeness binary for step 4
+#      threads each): 1,200 training identities, batch 16, 88 minutes each,
+#      source-residual UNet (nets.py), about 1 step/s;
+#   3. export with float16-stored weights and the last decoder, then
+#      `likeness eval --calibrate` on validation identities writes lambda and
+#      the mask normalisation.
+# RUNS (default ./runs) keeps checkpoints. Needs the likeness binary for step 3
 # (LIKENESS, default bin/likeness; `make starter-packs` builds it).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,29 +21,36 @@ repo=$(cd "$here/../.." && pwd)
 PY=${PYTHON:-/usr/bin/python3}
 L=${LIKENESS:-$repo/bin/likeness}
 RUNS=${RUNS:-$repo/runs}
+MCDM_MINUTES=${MCDM_MINUTES:-88}
 out=${OUT:-$repo/models/starter/packs}
 export PYTHONPATH=$here OMP_NUM_THREADS=1
 start=$(date +%s)
 mkdir -p "$RUNS"
-start_both() { # identities minutes: both MCDMs in the background, pids in $pids
-  pids=()
-  for task in expressions costumes; do
-    $PY -m likeness_train train --task "$task" --ae "$RUNS/ae/ae.pt" --identities "$1" --minutes "$2" \
-      --sample-every 500 --resume --out "$RUNS/$task" >> "$RUNS/$task.log" 2>&1 &
-    pids+=($!)
-  done
-}
-[ -f "$RUNS/ae/ae.pt" ] || $PY -m likeness_train train-ae --identities 600 --minutes 22 --out "$RUNS/ae"
-start_both 1500 60
-[ -f "$RUNS/ae/ae-ft.pt" ] || $PY -m likeness_train train-decoder --ae "$RUNS/ae/ae.pt" --identities 200 \
-  --minutes 22 --out "$RUNS/ae/ae-ft.pt" > "$RUNS/decoder.log" 2>&1
-for p in "${pids[@]}"; do wait "$p"; done
-start_both 400 73
-[ -f "$RUNS/ae/ae-ft2.pt" ] || $PY -m likeness_train train-decoder --ae "$RUNS/ae/ae-ft.pt" --identities 150 \
-  --lr 1.5e-4 --minutes 11 --out "$RUNS/ae/ae-ft2.pt" > "$RUNS/decoder2.log" 2>&1
+if [ ! -f "$RUNS/ae/ae-ft2.pt" ]; then
+  if [ -n "${AE_FROM_PACK:-}" ]; then
+    $PY -m likeness_train ae-from-pack --pack "$AE_FROM_PACK" --out "$RUNS/ae/ae-ft2.pt"
+    cp "$RUNS/ae/ae-ft2.pt" "$RUNS/ae/ae.pt"
+  else
+    [ -f "$RUNS/ae/ae.pt" ] || $PY -m likeness_train train-ae --identities 600 --minutes 22 --out "$RUNS/ae"
+  fi
+fi
+pids=()
+for task in expressions costumes; do
+  $PY -m likeness_train train --task "$task" --ae "$RUNS/ae/ae.pt" --identities 1200 --batch 16 \
+    --minutes "$MCDM_MINUTES" --sample-every 1000 --resume --out "$RUNS/$task" >> "$RUNS/$task.log" 2>&1 &
+  pids+=($!)
+done
+# The decoder fine-tunes share the cores at low priority; the MCDMs never see
+# the decoder, so they do not wait for it.
+[ -f "$RUNS/ae/ae-ft.pt" ] || [ -f "$RUNS/ae/ae-ft2.pt" ] || nice -n 5 $PY -m likeness_train train-decoder \
+  --ae "$RUNS/ae/ae.pt" --identities 200 --minutes 22 --out "$RUNS/ae/ae-ft.pt" > "$RUNS/decoder.log" 2>&1
+[ -f "$RUNS/ae/ae-ft2.pt" ] || nice -n 5 $PY -m likeness_train train-decoder --ae "$RUNS/ae/ae-ft.pt" \
+  --identities 150 --lr 1.5e-4 --minutes 11 --out "$RUNS/ae/ae-ft2.pt" > "$RUNS/decoder2.log" 2>&1
+[ -f "$RUNS/ae/ae-ft3.pt" ] || nice -n 5 $PY -m likeness_train train-decoder --ae "$RUNS/ae/ae-ft2.pt" \
+  --identities 150 --lr 1e-4 --minutes 40 --out "$RUNS/ae/ae-ft3.pt" > "$RUNS/decoder3.log" 2>&1
 for p in "${pids[@]}"; do wait "$p"; done
 for task in expressions costumes; do
-  $PY -m likeness_train export --run "$RUNS/$task" --ae "$RUNS/ae/ae-ft2.pt" --fp16-weights --out "$out/cartoon-$task"
+  $PY -m likeness_train export --run "$RUNS/$task" --ae "$RUNS/ae/ae-ft3.pt" --fp16-weights --out "$out/cartoon-$task"
   $PY -m likeness_train pairs --task "$task" --seed 1001 --n 8 --split val --out "$RUNS/pairs/$task-val"
   "$L" eval --calibrate --pack "$out/cartoon-$task" --pairs "$RUNS/pairs/$task-val" --limit 16 \
     --mask-guidance eq3_latent_blend --threads 1 --write
