@@ -2,8 +2,8 @@
 # Reproduces the two learned starter packs from fixed seeds, the way they were
 # made on a 2-core machine:
 #   1. one autoencoder shared by both packs (22 min), its decoder then
-#      fine-tuned three times with the encoder frozen (22, 11 and 40 min, the
-#      last two at low priority beside the MCDMs), so the latent space stays;
+#      fine-tuned four times with the encoder frozen (22, 11, 40 and 26 min, the
+#      last three at low priority beside the MCDMs), so the latent space stays;
 #      AE_FROM_PACK=DIR takes the autoencoder of an existing likeness_train
 #      pack instead of step 1 and the first two fine-tunes (the 0.2 packs were
 #      made that way, from the 0.1 packs' autoencoder);
@@ -48,9 +48,11 @@ done
   --identities 150 --lr 1.5e-4 --minutes 11 --out "$RUNS/ae/ae-ft2.pt" > "$RUNS/decoder2.log" 2>&1
 [ -f "$RUNS/ae/ae-ft3.pt" ] || nice -n 5 $PY -m likeness_train train-decoder --ae "$RUNS/ae/ae-ft2.pt" \
   --identities 150 --lr 1e-4 --minutes 40 --out "$RUNS/ae/ae-ft3.pt" > "$RUNS/decoder3.log" 2>&1
+[ -f "$RUNS/ae/ae-ft4.pt" ] || nice -n 5 $PY -m likeness_train train-decoder --ae "$RUNS/ae/ae-ft3.pt" \
+  --identities 150 --lr 8e-5 --seed 1 --minutes 26 --out "$RUNS/ae/ae-ft4.pt" > "$RUNS/decoder4.log" 2>&1
 for p in "${pids[@]}"; do wait "$p"; done
 for task in expressions costumes; do
-  $PY -m likeness_train export --run "$RUNS/$task" --ae "$RUNS/ae/ae-ft3.pt" --fp16-weights --out "$out/cartoon-$task"
+  $PY -m likeness_train export --run "$RUNS/$task" --ae "$RUNS/ae/ae-ft4.pt" --fp16-weights --out "$out/cartoon-$task"
   $PY -m likeness_train pairs --task "$task" --seed 1001 --n 8 --split val --out "$RUNS/pairs/$task-val"
   "$L" eval --calibrate --pack "$out/cartoon-$task" --pairs "$RUNS/pairs/$task-val" --limit 16 \
     --mask-guidance eq3_latent_blend --threads 1 --write

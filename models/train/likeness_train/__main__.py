@@ -63,6 +63,8 @@ def main(argv=None):
     p.add_argument("--init-unet", help="diffusers UNet2DConditionModel weights (SD 1.5 / InstructPix2Pix "
                    "diffusion_pytorch_model.bin) for --config sd15; 4 input channels are widened with zeros")
     p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--fixed-batch", type=int, default=64,
+                   help="size of the fixed batch scored at each log line (fixed_loss in log.jsonl; 0: off)")
     p.add_argument("--sample-every", type=int, default=0)
     p.add_argument("--checkpoint-minutes", type=float, default=5)
     p.add_argument("--stop-after", type=int, default=0,

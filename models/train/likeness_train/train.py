@@ -407,7 +407,7 @@ def train(args):
         if rank == 0:
             log(f"resumed at step {step}")
     mcdm.to(dev)
-    model = _Wrap(mcdm)
+    model = plain = _Wrap(mcdm)
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
     acp = alphas_cumprod().to(dev)
@@ -417,6 +417,18 @@ def train(args):
     last_ck = time.time()
     losses = []
     logf = open(os.path.join(args.out, "log.jsonl"), "a") if rank == 0 else None
+    # One fixed batch (its own seed, fixed timesteps and noise) scored at every
+    # log line: a loss curve without the noise of each step's random
+    # timesteps. A source-residual UNet starts near its floor (x0 = c_s is
+    # already close), so only this curve shows reliably whether it learns.
+    fixed = None
+    if rank == 0 and args.fixed_batch > 0:
+        fg = torch.Generator().manual_seed(args.seed * 1_000_003 + 424_242)
+        fixed = {k: v.to(dev) for k, v in make_batch(ds, prompts, fg, args.fixed_batch).items()}
+        if step == 0:
+            with torch.no_grad():
+                logf.write(json.dumps({"step": 0, "fixed_loss": float(forward_loss(plain, fixed, black, null_ids,
+                                                                                   acp))}) + "\n")
     while True:
         el = elapsed0 + time.time() - start
         stop = (args.steps and step >= args.steps) or (args.minutes and el > args.minutes * 60)
@@ -447,11 +459,14 @@ def train(args):
             if args.minutes:
                 left.append(args.minutes * 60 - el)
             eta = min(left) if left else 0
-            rec = {"step": step, "loss": float(np.mean(losses[-args.log_every:])), "steps_per_s": rate,
-                   "eta_s": eta, "lr": opt.param_groups[0]["lr"]}
+            rec = {"step": step, "loss": float(np.mean(losses[-args.log_every:])),
+                   "steps_per_s": rate, "eta_s": eta, "lr": opt.param_groups[0]["lr"]}
+            if fixed is not None:
+                with torch.no_grad():
+                    rec["fixed_loss"] = float(forward_loss(plain, fixed, black, null_ids, acp))
             logf.write(json.dumps(rec) + "\n")
             logf.flush()
-            log(f"step {step} loss {rec['loss']:.4f} {rate:.2f} steps/s ETA {eta/60:.1f} min")
+            log(f"step {step} loss {rec['loss']:.4f} fixed {rec.get('fixed_loss', float('nan')):.4f} {rate:.2f} steps/s ETA {eta/60:.1f} min")
         if rank == 0 and args.sample_every and not pairs and step % args.sample_every == 0:
             from . import sample
             sample.grid(mcdm, ema.shadow, ae, scale, cfg, args.task, ds.black,

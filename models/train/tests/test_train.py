@@ -20,12 +20,14 @@ def same(a, b):
 
 
 def test_micro_training_loss_falls(micro_ae, tmp_path):
-    run_module("train", *MICRO, "--ae", micro_ae, "--steps", "160", "--lr", "2e-3", "--log-every", "20",
-               "--out", str(tmp_path))
-    losses = [json.loads(l)["loss"] for l in open(tmp_path / "log.jsonl")]
-    assert len(losses) == 8
-    first, last = losses[0], sum(losses[-3:]) / 3
-    assert last < 0.6 * first, losses
+    run_module("train", *MICRO, "--ae", micro_ae, "--steps", "400", "--lr", "2e-3", "--log-every", "40",
+               "--fixed-batch", "256", "--out", str(tmp_path))
+    recs = [json.loads(l) for l in open(tmp_path / "log.jsonl")]
+    assert [r["step"] for r in recs] == list(range(0, 401, 40))
+    # The per-step loss of a source-residual UNet starts near its floor and
+    # is dominated by which timesteps were drawn; the fixed batch is not.
+    fixed = [r["fixed_loss"] for r in recs]
+    assert fixed[-1] < 0.5 * fixed[0], fixed
 
 
 def test_resume_equals_an_uninterrupted_run(micro_ae, tmp_path):
