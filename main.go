@@ -9,6 +9,7 @@ import (
 	"likeness/app"
 	"likeness/cli"
 	_ "likeness/internal/clocale" // before Fyne reads the locale
+	"likeness/ui"
 )
 
 // fyneApp is FyneApp.toml, the one place the version is written: the
@@ -20,5 +21,9 @@ var fyneApp string
 
 func main() {
 	app.Version, app.Build = metadata(fyneApp)
-	os.Exit(cli.Main(os.Args[1:]))
+	args := os.Args[1:]
+	if cli.OpensWindow(args) {
+		os.Exit(ui.Run(args)) // the desktop app, optionally with a photo
+	}
+	os.Exit(cli.Main(args)) // headless: cli links no UI
 }

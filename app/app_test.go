@@ -98,8 +98,8 @@ func TestDocMaskPaintUndo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !r.Mask[0] || len(doc.History) != 1 {
-		t.Fatalf("edit ignored the painted mask (cell 0 %v) or history has %d entries", r.Mask[0], len(doc.History))
+	if !r.Mask[0] || len(doc.Results()) != 1 {
+		t.Fatalf("edit ignored the painted mask (cell 0 %v) or history has %d entries", r.Mask[0], len(doc.Results()))
 	}
 	// A new direction makes the computed mask stale, but paint still wins:
 	// no new mask is computed.

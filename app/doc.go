@@ -20,11 +20,11 @@ type Doc struct {
 	crop    image.Rectangle
 	enc     map[*engine.Engine]*engine.Encoded
 	mask    *engine.Mask
-	maskKey engine.Settings // settings the mask was computed with, λ aside
-	maskEng *engine.Engine  // the pack that computed it
-	painted []bool          // nil = the thresholded mask
-	undo    [][]bool        // painted states before each stroke
-	History []*engine.Result
+	maskKey engine.Settings  // settings the mask was computed with, λ aside
+	maskEng *engine.Engine   // the pack that computed it
+	painted []bool           // nil = the thresholded mask
+	undo    [][]bool         // painted states before each stroke
+	history []*engine.Result // guarded by mu: read it with Results
 }
 
 // OpenPhoto loads a photo (EXIF orientation applied) with the default crop,
@@ -115,7 +115,7 @@ func (d *Doc) DropMask() {
 func (d *Doc) Results() []*engine.Result {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return append([]*engine.Result(nil), d.History...)
+	return append([]*engine.Result(nil), d.history...)
 }
 
 // maskFor returns the mask an edit with s on e should use without
@@ -240,7 +240,7 @@ func (d *Doc) Edit(ctx context.Context, e *engine.Engine, s engine.Settings, use
 		return nil, err
 	}
 	d.mu.Lock()
-	d.History = append(d.History, r)
+	d.history = append(d.history, r)
 	d.mu.Unlock()
 	return r, nil
 }

@@ -15,7 +15,6 @@ import (
 	"syscall"
 
 	"likeness/app"
-	"likeness/ui"
 )
 
 // Exit codes.
@@ -54,11 +53,18 @@ func commands() []command {
 	}
 }
 
-// Main runs the command line and returns the process exit code.
+// OpensWindow says whether args ask for the desktop app rather than a
+// command: no arguments, or a single one that is no command and names an
+// existing file (the photo to open). main opens the window then; this
+// package stays headless and never links the UI.
+func OpensWindow(args []string) bool {
+	return len(args) == 0 || len(args) == 1 && !isCommand(args[0]) && fileExists(args[0])
+}
+
+// Main runs a command and returns the process exit code. Arguments for
+// which OpensWindow is true are main's to handle: given them, Main prints
+// the help or says the file is not a command.
 func Main(args []string) int {
-	if len(args) == 0 || len(args) == 1 && !isCommand(args[0]) && fileExists(args[0]) {
-		return ui.Run(args) // no subcommand: the desktop app (optionally with a photo)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return run(ctx, &env{stdout: os.Stdout, stderr: os.Stderr, tty: isTerminal(os.Stderr)}, args)
@@ -76,6 +82,11 @@ func isCommand(s string) bool {
 func fileExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && !st.IsDir()
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }
 
 // errUsage marks a usage error (exit 2).
@@ -111,7 +122,7 @@ func run(ctx context.Context, e *env, args []string) int {
 		return ExitFailed
 	}
 	if looksLikeFile(args[0]) {
-		// `likeness PHOTO` opens the app; Main got here, so it is no file.
+		// `likeness PHOTO` opens the app (OpensWindow); here it is no file.
 		if st, err := os.Stat(args[0]); err == nil && st.IsDir() {
 			fmt.Fprintf(e.stderr, "likeness: %s is a folder, not a photo\n", args[0])
 		} else {

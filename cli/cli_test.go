@@ -290,3 +290,29 @@ func editManifest(t *testing.T, dir string, fn func(m map[string]any)) {
 		t.Fatal(err)
 	}
 }
+
+// TestOpensWindow: main opens the desktop app for no arguments or one
+// existing photo, and runs everything else headless.
+func TestOpensWindow(t *testing.T) {
+	photo := filepath.Join(t.TempDir(), "face.png")
+	writePhoto(t, photo, 8, 8)
+	cases := []struct {
+		args []string
+		want bool
+	}{
+		{nil, true},
+		{[]string{photo}, true},
+		{[]string{"version"}, false},
+		{[]string{"help"}, false},
+		{[]string{"--help"}, false},
+		{[]string{filepath.Join(t.TempDir(), "nope.png")}, false}, // Main says "no such file"
+		{[]string{filepath.Dir(photo)}, false},                    // a folder: Main says so
+		{[]string{photo, "extra"}, false},
+		{[]string{"edit", "--input", photo}, false},
+	}
+	for _, c := range cases {
+		if got := OpensWindow(c.args); got != c.want {
+			t.Errorf("OpensWindow(%q) = %v, want %v", c.args, got, c.want)
+		}
+	}
+}

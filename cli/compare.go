@@ -29,24 +29,15 @@ func runCompare(ctx context.Context, env *env, args []string) error {
 	if f.out == "" {
 		return usageErr("--out is required (a .png for one photo, a folder for a batch)")
 	}
-	opts, err := f.options()
+	ps, err := f.openPack(ctx, env)
 	if err != nil {
 		return err
 	}
-	pr := &progressBar{e: env}
-	defer pr.done()
-	a, err := app.New(opts)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	eng, err := loadPack(ctx, a, f.pack, pr)
-	if err != nil {
-		return err
-	}
+	defer ps.close()
+	eng, pr := ps.eng, ps.pr
 	var sd *engine.Engine
 	if *sdPack != "" {
-		if sd, err = a.LoadPack(ctx, *sdPack, pr.report); err != nil {
+		if sd, err = ps.a.LoadPack(ctx, *sdPack, pr.report); err != nil {
 			return err
 		}
 	}
@@ -57,18 +48,9 @@ func runCompare(ctx context.Context, env *env, args []string) error {
 	if isDir(f.input) {
 		return compareBatch(ctx, env, f, eng, sd, s, pr)
 	}
-	doc, err := app.OpenPhoto(f.input)
+	doc, err := f.openPhoto()
 	if err != nil {
 		return err
-	}
-	if f.crop != "" {
-		r, err := parseCrop(f.crop)
-		if err != nil {
-			return err
-		}
-		if err := doc.SetCrop(r); err != nil {
-			return fmt.Errorf("%s: --crop: %w", f.input, err)
-		}
 	}
 	c, err := app.Compare(ctx, eng, sd, doc, s, pr.report)
 	if err != nil {

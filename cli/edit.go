@@ -23,9 +23,7 @@ func runMask(ctx context.Context, env *env, args []string) error {
 	if f.out == "" {
 		return usageErr("--out is required (a .png file)")
 	}
-	pr := &progressBar{e: env}
-	defer pr.done()
-	ss, err := f.open(ctx, pr)
+	ss, err := f.open(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -33,7 +31,7 @@ func runMask(ctx context.Context, env *env, args []string) error {
 	if err := ss.readNoise(*noisePath, false); err != nil {
 		return err
 	}
-	eng, doc, s := ss.eng, ss.doc, ss.s
+	eng, doc, s, pr := ss.eng, ss.doc, ss.s, ss.pr
 	m, err := doc.ComputeMask(ctx, eng, s, pr.report)
 	if err != nil {
 		return err
@@ -76,9 +74,7 @@ func runEdit(ctx context.Context, env *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	pr := &progressBar{e: env}
-	defer pr.done()
-	ss, err := f.open(ctx, pr)
+	ss, err := f.open(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -86,7 +82,7 @@ func runEdit(ctx context.Context, env *env, args []string) error {
 	if err := ss.readNoise(*noisePath, *noMask); err != nil { // the baseline computes no mask: 1 row will do
 		return err
 	}
-	eng, doc, s := ss.eng, ss.doc, ss.s
+	eng, doc, s, pr := ss.eng, ss.doc, ss.s, ss.pr
 	out := f.out
 	if out == "" || isDir(out) {
 		out = defaultOut(f.input, out, s, !*noMask)
@@ -117,11 +113,6 @@ func runEdit(ctx context.Context, env *env, args []string) error {
 	}
 	fmt.Fprintf(env.stdout, "%s: %s edit (%s)\n", out, r.Mode, r.Stats)
 	return nil
-}
-
-func isDir(p string) bool {
-	st, err := statPath(p)
-	return err == nil && st.IsDir()
 }
 
 // defaultOut names an output next to the input (or in dir): never the input.

@@ -347,7 +347,7 @@ func TestCancel(t *testing.T) {
 			var stdout bytes.Buffer
 			start := time.Now()
 			code := run(ctx, &env{stdout: &stdout, stderr: stderr, tty: true}, []string{"edit", "--pack", pack, "--input", photo,
-				"--out", out, "--steps", "1000", "--mask-seeds", "100", "--mask-noise-steps", "500"})
+				"--out", out, "--steps", "999", "--mask-seeds", "100", "--mask-noise-steps", "500"})
 			if code != ExitCancelled || exists(out) || !strings.Contains(stderr.String(), "cancelled") {
 				t.Errorf("want exit 130 and no output, got %d:\n%s", code, stderr.String())
 			}

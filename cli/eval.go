@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"text/tabwriter"
 
-	"likeness/app"
 	"likeness/engine"
 	"likeness/eval"
 	"likeness/models"
@@ -107,21 +106,12 @@ func runEval(ctx context.Context, env *env, args []string) error {
 		}
 	}
 
-	opts, err := f.options()
+	ps, err := f.openPack(ctx, env)
 	if err != nil {
 		return err
 	}
-	pr := &progressBar{e: env}
-	defer pr.done()
-	a, err := app.New(opts)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	eng, err := loadPack(ctx, a, f.pack, pr)
-	if err != nil {
-		return err
-	}
+	defer ps.close()
+	eng, pr := ps.eng, ps.pr
 	if eng.Sig.Kind == models.KindSD {
 		return usageErr("pack %s is kind sd: eval needs an editing pack (mcdm or ip2p)", eng.Pack.Name)
 	}

@@ -82,17 +82,12 @@ func runPairs(ctx context.Context, env *env, args []string) error {
 	if err != nil {
 		return usageErr("--provider: %v", err)
 	}
-	pr := &progressBar{e: env}
-	defer pr.done()
-	a, err := app.New(app.Options{Provider: p, ORTLib: *ortLib, Threads: *threads})
+	ps, err := openPack(ctx, env, app.Options{Provider: p, ORTLib: *ortLib, Threads: *threads}, *sdPack)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	eng, err := loadPack(ctx, a, *sdPack, pr)
-	if err != nil {
-		return err
-	}
+	defer ps.close()
+	eng, pr := ps.eng, ps.pr
 	if err := eng.ValidatePairs(s); err != nil {
 		if errors.Is(err, engine.ErrBadSettings) {
 			return usageErr("%v", err)

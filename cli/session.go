@@ -8,39 +8,83 @@ import (
 	"likeness/engine"
 )
 
-// session is what a photo command works on; close frees its sessions.
-type session struct {
+// packSession is the preamble every command that runs a pack shares: the
+// app started, the pack loaded and a progress bar on stderr. close clears
+// the bar and frees the sessions.
+type packSession struct {
 	a   *app.App
 	eng *engine.Engine
-	doc *app.Doc
-	s   engine.Settings
+	pr  *progressBar
 }
 
-func (ss *session) close() { ss.a.Close() }
+func (ps *packSession) close() {
+	ps.pr.done()
+	ps.a.Close()
+}
 
-// open starts the app, loads the pack, opens the photo with its crop and
-// resolves the settings; on error nothing is left open.
-func (f *editFlags) open(ctx context.Context, pr *progressBar) (_ *session, err error) {
-	if f.input == "" {
-		return nil, usageErr("--input is required")
+// openPack starts the app with opts and loads pack (a folder or an
+// installed pack's name; "" for the only installed one), drawing its
+// progress on env's stderr; on error nothing is left open.
+func openPack(ctx context.Context, env *env, opts app.Options, pack string) (*packSession, error) {
+	a, err := app.New(opts)
+	if err != nil {
+		return nil, err
 	}
+	pr := &progressBar{e: env}
+	eng, err := loadPack(ctx, a, pack, pr)
+	if err != nil {
+		pr.done()
+		a.Close()
+		return nil, err
+	}
+	return &packSession{a: a, eng: eng, pr: pr}, nil
+}
+
+// openPack is openPack with the provider, library and threads of the flags.
+func (f *editFlags) openPack(ctx context.Context, env *env) (*packSession, error) {
 	opts, err := f.options()
 	if err != nil {
 		return nil, err
 	}
-	a, err := app.New(opts)
+	return openPack(ctx, env, opts, f.pack)
+}
+
+// session is what a photo command works on: the pack, the photo with its
+// crop and the resolved settings; close frees it.
+type session struct {
+	*packSession
+	doc *app.Doc
+	s   engine.Settings
+}
+
+// open loads the pack, opens the photo with its crop and resolves the
+// settings; on error nothing is left open.
+func (f *editFlags) open(ctx context.Context, env *env) (_ *session, err error) {
+	if f.input == "" {
+		return nil, usageErr("--input is required")
+	}
+	ps, err := f.openPack(ctx, env)
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
 		if err != nil {
-			a.Close()
+			ps.close()
 		}
 	}()
-	eng, err := loadPack(ctx, a, f.pack, pr)
+	doc, err := f.openPhoto()
 	if err != nil {
 		return nil, err
 	}
+	s, err := f.settings(ps.eng)
+	if err != nil {
+		return nil, err
+	}
+	return &session{packSession: ps, doc: doc, s: s}, nil
+}
+
+// openPhoto opens --input and applies --crop.
+func (f *editFlags) openPhoto() (*app.Doc, error) {
 	doc, err := app.OpenPhoto(f.input)
 	if err != nil {
 		return nil, err
@@ -54,11 +98,7 @@ func (f *editFlags) open(ctx context.Context, pr *progressBar) (_ *session, err 
 			return nil, fmt.Errorf("%s: --crop %s: %w", f.input, f.crop, err)
 		}
 	}
-	s, err := f.settings(eng)
-	if err != nil {
-		return nil, err
-	}
-	return &session{a: a, eng: eng, doc: doc, s: s}, nil
+	return doc, nil
 }
 
 func loadPack(ctx context.Context, a *app.App, name string, pr *progressBar) (*engine.Engine, error) {

@@ -18,14 +18,12 @@ func runStickers(ctx context.Context, env *env, args []string) error {
 	if f.out == "" {
 		return usageErr("--out is required (a folder)")
 	}
-	pr := &progressBar{e: env}
-	defer pr.done()
-	ss, err := f.open(ctx, pr)
+	ss, err := f.open(ctx, env)
 	if err != nil {
 		return err
 	}
 	defer ss.close()
-	eng, doc, s := ss.eng, ss.doc, ss.s
+	eng, doc, s, pr := ss.eng, ss.doc, ss.s, ss.pr
 	set, err := app.Stickers(ctx, eng, doc, s, pr.report)
 	if err != nil {
 		return err

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"time"
 
 	"likeness/engine/scheduler"
 	"likeness/models"
@@ -60,26 +59,11 @@ func (e *Engine) DiffEdit(ctx context.Context, enc *Encoded, s Settings, ratio f
 	if from >= s.Steps {
 		return nil, fmt.Errorf("%w: encoding ratio %g with %d steps leaves no step to run", ErrBadSettings, ratio, s.Steps)
 	}
-	start := time.Now()
-	ort0 := e.ortTime()
-	j := newJob(ctx, progress)
-	j.seed, j.ortTime = s.Seed, e.ortTime
-	pa, pb, err := e.Prompts(s)
+	r, err := e.startRun(ctx, s, textNull|textSource|textTarget, progress)
 	if err != nil {
 		return nil, err
 	}
-	tnull, err := e.textEmbedding(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	ta, err := e.textEmbedding(ctx, pa)
-	if err != nil {
-		return nil, err
-	}
-	tb, err := e.textEmbedding(ctx, pb)
-	if err != nil {
-		return nil, err
-	}
+	j, tnull, ta, tb := r.j, r.null, r.source, r.target
 	mask, err := e.diffEditMask(j, enc, s, ta, tb)
 	if err != nil {
 		return nil, err
@@ -120,7 +104,7 @@ func (e *Engine) DiffEdit(ctx context.Context, enc *Encoded, s Settings, ratio f
 		return nil, err
 	}
 	res.Settings, res.Strength = s, ratio
-	res.Stats = newStats(j, start, e.ortTime()-ort0)
+	res.Stats = e.stats(r)
 	res.Stats.Phases, res.Stats.PhaseORT = j.phases, j.inORT
 	return res, nil
 }

@@ -71,23 +71,11 @@ func (e *Engine) Edit(ctx context.Context, enc *Encoded, s Settings, mask []bool
 	if mask != nil && len(mask) != hw {
 		return nil, fmt.Errorf("%w: mask has %d cells, want %d", ErrBadSettings, len(mask), hw)
 	}
-	start := time.Now()
-	ort0 := e.ortTime()
-	j := newJob(ctx, progress)
-	j.seed, j.ortTime = s.Seed, e.ortTime
-	pa, pb, _ := e.Prompts(s)
-	tnull, err := e.textEmbedding(ctx, "")
+	r, err := e.startRun(ctx, s, textNull|textSource|textTarget, progress)
 	if err != nil {
 		return nil, err
 	}
-	ta, err := e.textEmbedding(ctx, pa)
-	if err != nil {
-		return nil, err
-	}
-	tb, err := e.textEmbedding(ctx, pb)
-	if err != nil {
-		return nil, err
-	}
+	j, tnull, ta, tb := r.j, r.null, r.source, r.target
 	mcdm := e.Sig.Kind == models.KindMCDM
 	// Branches in order: (∅,∅,∅), (c_im,∅,∅) [mcdm only], (c_im,c_s,∅), then p_a and/or p_b.
 	conds := []cond{{spatial: enc.CSNull, tokens: enc.TokensNull, text: tnull}}
@@ -151,7 +139,7 @@ func (e *Engine) Edit(ctx context.Context, enc *Encoded, s Settings, mask []bool
 		return nil, err
 	}
 	res.Settings = s
-	res.Stats = newStats(j, start, e.ortTime()-ort0)
+	res.Stats = e.stats(r)
 	res.Stats.Phases, res.Stats.PhaseORT = j.phases, j.inORT
 	return res, nil
 }
@@ -352,19 +340,11 @@ func (e *Engine) SDEdit(ctx context.Context, enc *Encoded, s Settings, strength 
 	if strength <= 0 || strength > 1 {
 		return nil, fmt.Errorf("%w: strength %g is outside (0,1]", ErrBadSettings, strength)
 	}
-	start := time.Now()
-	ort0 := e.ortTime()
-	j := newJob(ctx, progress)
-	j.seed, j.ortTime = s.Seed, e.ortTime
-	_, pb, _ := e.Prompts(s)
-	tnull, err := e.textEmbedding(ctx, "")
+	r, err := e.startRun(ctx, s, textNull|textTarget, progress)
 	if err != nil {
 		return nil, err
 	}
-	tb, err := e.textEmbedding(ctx, pb)
-	if err != nil {
-		return nil, err
-	}
+	j, tnull, tb := r.j, r.null, r.target
 	// diffusers img2img: init_timestep = min(int(steps·strength), steps).
 	from := s.Steps - min(int(float64(s.Steps)*strength), s.Steps)
 	if from >= s.Steps {
@@ -391,7 +371,7 @@ func (e *Engine) SDEdit(ctx context.Context, enc *Encoded, s Settings, strength 
 		return nil, err
 	}
 	res.Settings, res.Strength = s, strength
-	res.Stats = newStats(j, start, e.ortTime()-ort0)
+	res.Stats = e.stats(r)
 	res.Stats.Phases, res.Stats.PhaseORT = j.phases, j.inORT
 	return res, nil
 }

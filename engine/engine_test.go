@@ -626,6 +626,7 @@ func TestBadSettings(t *testing.T) {
 		"mask normalize":    func(s *Settings) { s.MaskNormalize = "blur" },
 		"no mask normalize": func(s *Settings) { s.MaskNormalize = "" },
 		"mask guidance":     func(s *Settings) { s.MaskGuidance = "eq4" },
+		"repeated t":        func(s *Settings) { s.Scheduler, s.Steps, s.MaskNoiseSteps = "unipc", 1000, 10 },
 		"noise rows":        func(s *Settings) { s.Noise = &Noise{Name: "n.npy", Rows: make([][]float32, 2)} },
 		"noise row size": func(s *Settings) {
 			s.Noise = &Noise{Name: "n.npy", Rows: [][]float32{make([]float32, 7)}}

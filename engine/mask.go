@@ -52,25 +52,16 @@ func (e *Engine) ComputeMask(ctx context.Context, enc *Encoded, s Settings, prog
 	if err := e.Validate(s); err != nil {
 		return nil, err
 	}
-	start := time.Now()
-	ort0 := e.ortTime()
-	j := newJob(ctx, progress)
-	j.phase = PhaseMask
-	pa, pb, _ := e.Prompts(s)
-	ta, err := e.textEmbedding(ctx, pa)
-	if err != nil {
-		return nil, err
-	}
-	tb, err := e.textEmbedding(ctx, pb)
-	if err != nil {
-		return nil, err
-	}
-	var tn []float32 // the literal computation also needs the null text
+	texts := textSource | textTarget
 	if !scheduler.AffineStep(s.Scheduler, e.sched) {
-		if tn, err = e.textEmbedding(ctx, ""); err != nil {
-			return nil, err
-		}
+		texts |= textNull // the literal computation also needs the null text
 	}
+	r, err := e.startRun(ctx, s, texts, progress)
+	if err != nil {
+		return nil, err
+	}
+	j, tn, ta, tb := r.j, r.null, r.source, r.target
+	j.phase = PhaseMask
 	lat := e.Sig.Latent
 	hw := lat * lat
 	D := make([]float64, hw)
@@ -96,7 +87,7 @@ func (e *Engine) ComputeMask(ctx context.Context, enc *Encoded, s Settings, prog
 	for i, v := range n {
 		m.Soft[i] = float32(v)
 	}
-	m.Stats = newStats(j, start, e.ortTime()-ort0)
+	m.Stats = e.stats(r)
 	return m, nil
 }
 

@@ -13,25 +13,18 @@ import (
 
 // Settings are everything a user can change for one edit.
 type Settings struct {
-	Subject        string  `json:"subject"`
-	Direction      string  `json:"direction,omitempty"` // a pack direction id
-	Target         string  `json:"target,omitempty"`    // free text; wins over Direction
-	S1             float64 `json:"s1"`
-	S2             float64 `json:"s2"`
-	S3             float64 `json:"s3"`
-	Lambda         float64 `json:"lambda"`
-	Steps          int     `json:"steps"`
-	Scheduler      string  `json:"scheduler"`
-	MaskSeeds      int     `json:"mask_seeds"`
-	MaskNoiseSteps int     `json:"mask_noise_steps"`
-	BlurKernel     int     `json:"blur_kernel"`
-	// MaskNormalize orders the mask's min-max normalisation and blur:
-	// MaskNormalizeThenBlur (the paper) or MaskBlurThenNormalize.
-	MaskNormalize string `json:"mask_normalize"`
-	// MaskGuidance is MaskGuidanceEq3 (the paper) or MaskGuidanceLatentBlend
-	// (Eq. 3, then the noised input latent outside the mask after each step).
-	MaskGuidance string `json:"mask_guidance"`
-	Seed         uint64 `json:"seed"`
+	Subject   string `json:"subject"`
+	Direction string `json:"direction,omitempty"` // a pack direction id
+	Target    string `json:"target,omitempty"`    // free text; wins over Direction
+	// The guidance scales, λ, steps, scheduler, mask seeds and noise steps,
+	// blur kernel, MaskNormalize (MaskNormalizeThenBlur, the paper, or
+	// MaskBlurThenNormalize) and MaskGuidance (MaskGuidanceEq3, the paper,
+	// or MaskGuidanceLatentBlend: Eq. 3, then the noised input latent
+	// outside the mask after each step): the fields a pack's manifest gives
+	// defaults for, defined once there. Embedded, they keep their JSON keys
+	// in the same order.
+	models.Defaults
+	Seed uint64 `json:"seed"`
 	// Noise, when set, replaces the seeded generator's noise (see Noise);
 	// exports record its Name.
 	Noise *Noise `json:"-"`
@@ -52,10 +45,8 @@ var ErrBadSettings = errors.New("bad settings")
 // DefaultSettings are the pack's defaults, its first subject and direction.
 func (e *Engine) DefaultSettings() Settings {
 	m := e.Pack.Manifest
-	d := m.Defaults
-	s := Settings{Subject: m.DefaultSubject(), S1: d.S1, S2: d.S2, S3: d.S3, Lambda: d.Lambda, Steps: d.Steps,
-		Scheduler: scheduler.Canonical(d.Scheduler), MaskSeeds: d.MaskSeeds, MaskNoiseSteps: d.MaskNoiseSteps, BlurKernel: d.BlurKernel,
-		MaskNormalize: d.MaskNormalize, MaskGuidance: d.MaskGuidance, Seed: 1}
+	s := Settings{Subject: m.DefaultSubject(), Defaults: m.Defaults, Seed: 1}
+	s.Scheduler = scheduler.Canonical(s.Scheduler)
 	if len(m.Directions) > 0 {
 		s.Direction = m.Directions[0].ID
 	}
@@ -91,10 +82,16 @@ func (e *Engine) Validate(s Settings) error {
 	if err := s.Noise.check(e.Sig.Latent, s.MaskSeeds); err != nil {
 		return bad("%v", err)
 	}
-	if _, err := scheduler.New(s.Scheduler, e.sched); err != nil {
+	sc, err := scheduler.New(s.Scheduler, e.sched)
+	if err != nil {
 		return bad("scheduler: %v", err)
 	}
-	_, _, err := e.Prompts(s)
+	// The step count the schedule cannot take (see SetTimesteps) is refused
+	// here, before any model runs.
+	if err := sc.SetTimesteps(s.Steps); err != nil {
+		return bad("scheduler %s: %v", s.Scheduler, err)
+	}
+	_, _, err = e.Prompts(s)
 	return err
 }
 

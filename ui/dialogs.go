@@ -192,7 +192,7 @@ func (s *State) showModels() {
 	for _, n := range app.ProviderNotes(e) {
 		lines = append(lines, "  "+n)
 	}
-	if isDemo(e.Pack) {
+	if app.IsDemo(e.Pack) {
 		lines = append(lines, "", "demo: tints a region, not a trained editor")
 	}
 	for _, w := range app.PackWarnings(e) {

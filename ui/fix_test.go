@@ -103,8 +103,8 @@ func TestStaleJobResultDropped(t *testing.T) {
 	if applied != 0 {
 		t.Error("a cancelled job's result was applied")
 	}
-	if !errors.Is(s.LastErr, context.Canceled) || !strings.Contains(s.w.status.Text, "cancelled") {
-		t.Errorf("cancelled job: err %v, status %q", s.LastErr, s.w.status.Text)
+	if !errors.Is(rec(s).lastErr, context.Canceled) || !strings.Contains(s.w.status.Text, "cancelled") {
+		t.Errorf("cancelled job: err %v, status %q", rec(s).lastErr, s.w.status.Text)
 	}
 
 	// Superseded: the older job finishes last, with a result and an error.
@@ -119,15 +119,15 @@ func TestStaleJobResultDropped(t *testing.T) {
 		return func() { got = append(got, "B") }, nil
 	})
 	close(relB)
-	h.until("the newer job", func() bool { return s.Running() == "" })
+	h.until("the newer job", func() bool { return s.jobs.running() == 0 })
 	s.status("B done")
 	close(relA)
 	h.idle()
 	if strings.Join(got, ",") != "B" {
 		t.Errorf("applied %v, want only the newer job's result", got)
 	}
-	if s.LastErr != nil || s.w.status.Text != "B done" {
-		t.Errorf("the stale job reported: err %v, status %q", s.LastErr, s.w.status.Text)
+	if rec(s).lastErr != nil || s.w.status.Text != "B done" {
+		t.Errorf("the stale job reported: err %v, status %q", rec(s).lastErr, s.w.status.Text)
 	}
 	if top := h.win.Canvas().Overlays().Top(); top != nil {
 		t.Error("the stale job's error was shown")
@@ -140,15 +140,15 @@ func TestHistoryWhileEditing(t *testing.T) {
 	s := h.s
 	h.open(astronaut)
 	s.settings.Steps = 12
-	test.Tap(s.w.edit)
+	test.Tap(s.w.ed.edit)
 	n := 0
 	h.until("the edit", func() bool {
 		n += len(s.History())
-		return s.Running() == ""
+		return s.jobs.running() == 0
 	})
 	h.idle()
-	if len(s.History()) != 1 || s.LastErr != nil {
-		t.Fatalf("history %d, err %v", len(s.History()), s.LastErr)
+	if len(s.History()) != 1 || rec(s).lastErr != nil {
+		t.Fatalf("history %d, err %v", len(s.History()), rec(s).lastErr)
 	}
 }
 
@@ -158,18 +158,18 @@ func TestUndoShortcut(t *testing.T) {
 	h := newHarness(t)
 	s := h.s
 	h.open(astronaut)
-	test.Tap(s.w.previewMask)
+	test.Tap(s.w.ed.previewMask)
 	h.idle()
 	if s.doc.Mask() == nil {
-		t.Fatalf("no mask: %v", s.LastErr)
+		t.Fatalf("no mask: %v", rec(s).lastErr)
 	}
 	undo := &fyne.ShortcutUndo{} // what the driver makes of Ctrl+Z
 	it := menuItem(h.win, "Undo paint")
 	if it == nil || it.Shortcut == nil || it.Shortcut.ShortcutName() != undo.ShortcutName() {
 		t.Fatalf("the Undo paint menu item does not carry Ctrl+Z as the driver sends it: %#v", it)
 	}
-	s.w.paintMode.SetSelected("Add")
-	v := s.w.view
+	s.w.ed.paintMode.SetSelected("Add")
+	v := s.w.ed.view
 	c := s.doc.Crop()
 	v.Tapped(&fyne.PointEvent{Position: v.toCanvas((c.Min.X+c.Max.X)/2, (c.Min.Y+c.Max.Y)/2)})
 	if !s.doc.Painted() {
@@ -187,13 +187,13 @@ func TestUndoShortcut(t *testing.T) {
 
 	// In a focused entry the menu's Ctrl+Z undoes typing, not paint.
 	v.Tapped(&fyne.PointEvent{Position: v.toCanvas((c.Min.X+c.Max.X)/2, (c.Min.Y+c.Max.Y)/2)})
-	h.win.Canvas().Focus(s.w.target)
-	test.Type(s.w.target, "a cat")
+	h.win.Canvas().Focus(s.w.ed.target)
+	test.Type(s.w.ed.target, "a cat")
 	it.Action()
 	if !s.doc.Painted() {
 		t.Error("Ctrl+Z in an entry undid the paint")
 	}
-	if s.w.target.Text == "a cat" {
+	if s.w.ed.target.Text == "a cat" {
 		t.Error("Ctrl+Z in an entry did not undo the typing")
 	}
 }
@@ -209,17 +209,17 @@ func TestEscCancelsWithFocus(t *testing.T) {
 	}
 	focusables := map[string]fyne.Focusable{
 		"nothing":      nil,
-		"slider":       s.w.s3.slider,
-		"entry":        s.w.seed,
-		"select":       s.w.direction,
-		"selectentry":  s.w.subject,
-		"check":        s.w.preserve,
+		"slider":       s.w.ed.s3.slider,
+		"entry":        s.w.ed.seed,
+		"select":       s.w.ed.direction,
+		"selectentry":  s.w.ed.subject,
+		"check":        s.w.ed.preserve,
 		"compare zoom": s.w.cmp.zoom,
 	}
 	for name, f := range focusables {
-		s.settings.Steps = 1000
-		test.Tap(s.w.edit)
-		if s.Running() != jobEdit {
+		s.settings.Steps = 999
+		test.Tap(s.w.ed.edit)
+		if s.jobs.running() != jobEdit {
 			t.Fatalf("%s: edit not running", name)
 		}
 		c.Unfocus()
@@ -233,17 +233,17 @@ func TestEscCancelsWithFocus(t *testing.T) {
 			}
 		}
 		pressKey(c, fyne.KeyEscape)
-		if s.Running() != "" {
+		if s.jobs.running() != 0 {
 			t.Errorf("Esc with %s focused did not cancel", name)
 		}
 		h.idle()
-		if !errors.Is(s.LastErr, context.Canceled) {
-			t.Errorf("%s: job ended with %v", name, s.LastErr)
+		if !errors.Is(rec(s).lastErr, context.Canceled) {
+			t.Errorf("%s: job ended with %v", name, rec(s).lastErr)
 		}
 	}
 	// A click on a paint-mode radio item drops the focus it takes.
-	c.Focus(s.w.seed)
-	s.w.paintMode.SetSelected("Add")
+	c.Focus(s.w.ed.seed)
+	s.w.ed.paintMode.SetSelected("Add")
 	if c.Focused() != nil {
 		t.Error("the paint mode keeps the focus")
 	}
@@ -269,10 +269,10 @@ func TestPackSwitchDropsMask(t *testing.T) {
 		t.Fatal("second pack not listed")
 	}
 	h.open(astronaut)
-	test.Tap(s.w.previewMask)
+	test.Tap(s.w.ed.previewMask)
 	h.idle()
 	if s.doc.Mask() == nil || s.OverlayShown() == nil {
-		t.Fatalf("no mask: %v", s.LastErr)
+		t.Fatalf("no mask: %v", rec(s).lastErr)
 	}
 	s.comparison = &app.Comparison{Panels: []app.Panel{{Label: "a", Image: solid(8)}, {Label: "b", Image: solid(8)}}}
 	s.updateCompareView()
@@ -280,7 +280,7 @@ func TestPackSwitchDropsMask(t *testing.T) {
 	s.LoadPack(other)
 	h.idle()
 	if s.eng == old || s.pack.Dir != other.Dir {
-		t.Fatalf("pack not switched: %v", s.LastErr)
+		t.Fatalf("pack not switched: %v", rec(s).lastErr)
 	}
 	if s.doc.Mask() != nil || s.OverlayShown() != nil {
 		t.Error("the previous pack's mask is still shown")
@@ -296,7 +296,7 @@ func TestExportBackgroundCaptured(t *testing.T) {
 	h := newHarness(t)
 	s := h.s
 	h.open(astronaut)
-	test.Tap(s.w.edit)
+	test.Tap(s.w.ed.edit)
 	h.idle()
 	target, err := s.exportTarget()
 	if err != nil {
@@ -310,24 +310,24 @@ func TestExportBackgroundCaptured(t *testing.T) {
 		t.Errorf("export ran on the UI goroutine (status %q)", s.w.status.Text)
 	}
 	h.idle()
-	if s.ExportErr != nil {
-		t.Fatal(s.ExportErr)
+	if rec(s).exportErr != nil {
+		t.Fatal(rec(s).exportErr)
 	}
 	txt, err := export.ReadPNGText(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rec app.Record
-	if err := json.Unmarshal([]byte(txt["likeness"]), &rec); err != nil {
+	var meta app.Record
+	if err := json.Unmarshal([]byte(txt["likeness"]), &meta); err != nil {
 		t.Fatal(err)
 	}
-	if rec.Input != filepath.Base(first) {
-		t.Errorf("metadata names %q, want the photo of the result %q", rec.Input, filepath.Base(first))
+	if meta.Input != filepath.Base(first) {
+		t.Errorf("metadata names %q, want the photo of the result %q", meta.Input, filepath.Base(first))
 	}
 	// The photo of the result stays protected though another one is open.
 	s.Export(target, first, app.OutputFull, true)
 	h.idle()
-	if s.ExportErr == nil {
+	if rec(s).exportErr == nil {
 		t.Error("export over the result's input photo was allowed")
 	}
 }
@@ -338,13 +338,13 @@ func TestResultShownAtModelResolution(t *testing.T) {
 	h := newHarness(t)
 	s := h.s
 	h.open(astronaut)
-	test.Tap(s.w.edit)
+	test.Tap(s.w.ed.edit)
 	h.idle()
 	r := s.shown
 	if r == nil {
-		t.Fatalf("no result: %v", s.LastErr)
+		t.Fatalf("no result: %v", rec(s).lastErr)
 	}
-	v := s.w.view
+	v := s.w.ed.view
 	s.showResult(nil)
 	s.full = nil // forget the blend made after the edit
 	s.showResult(r)
@@ -354,7 +354,7 @@ func TestResultShownAtModelResolution(t *testing.T) {
 	if !s.fullWant[fullKey{r, true}] {
 		t.Errorf("no full-resolution blend in the background (scale %v, crop %v, view %v)", v.scale(), r.Crop, v.size)
 	}
-	s.w.preserve.SetChecked(false)
+	s.w.ed.preserve.SetChecked(false)
 	if v.result.Image != r.Paper {
 		t.Error("preserve off does not show the plain output")
 	}
@@ -366,7 +366,7 @@ func TestResultShownAtModelResolution(t *testing.T) {
 	if s.fullFor(fullKey{r, false}) == nil {
 		t.Error("the blend is not cached")
 	}
-	s.w.preserve.SetChecked(true)
+	s.w.ed.preserve.SetChecked(true)
 
 	// Item 15: the resize handle is inert while a result is shown.
 	c0 := s.doc.Crop()
@@ -399,12 +399,12 @@ func TestSettingsSave(t *testing.T) {
 		t.Errorf("saving unchanged settings reloaded the pack or reset the settings (steps %d, seed %d)", s.settings.Steps, s.settings.Seed)
 	}
 	s.applySettings("cpu", "", nil, "")
-	if s.Running() != jobLoad {
-		t.Fatalf("a provider change did not reload the pack (%q)", s.Running())
+	if s.jobs.running() != jobLoad {
+		t.Fatalf("a provider change did not reload the pack (%q)", s.jobs.running())
 	}
 	h.idle()
-	if s.eng == nil || s.eng == eng || s.LastErr != nil {
-		t.Fatalf("reload: %v", s.LastErr)
+	if s.eng == nil || s.eng == eng || rec(s).lastErr != nil {
+		t.Fatalf("reload: %v", rec(s).lastErr)
 	}
 	if s.a.Opts.Provider != "cpu" {
 		t.Errorf("provider %q", s.a.Opts.Provider)
@@ -421,18 +421,18 @@ func TestModelJobRefusedDuringPackLoad(t *testing.T) {
 	s := h.s
 	h.open(astronaut)
 	s.LoadPack(s.pack)
-	calls := s.ModelCalls
+	calls := rec(s).modelCalls
 	s.PreviewMask()
 	s.Edit()
-	if s.Running() != jobLoad || s.ModelCalls != calls {
-		t.Errorf("running %q, model calls %d -> %d", s.Running(), calls, s.ModelCalls)
+	if s.jobs.running() != jobLoad || rec(s).modelCalls != calls {
+		t.Errorf("running %q, model calls %d -> %d", s.jobs.running(), calls, rec(s).modelCalls)
 	}
 	if !strings.Contains(s.w.status.Text, "loading pack is running") {
 		t.Errorf("status %q", s.w.status.Text)
 	}
 	h.idle()
-	if s.LastErr != nil || s.eng == nil {
-		t.Errorf("the load did not finish: %v", s.LastErr)
+	if rec(s).lastErr != nil || s.eng == nil {
+		t.Errorf("the load did not finish: %v", rec(s).lastErr)
 	}
 }
 
@@ -482,14 +482,14 @@ func TestEntryRejectsNonFinite(t *testing.T) {
 	h := newHarness(t)
 	s := h.s
 	for _, in := range []string{"nan", "NaN", "inf", "-Inf", "+infinity"} {
-		before, txt := s.settings.S1, s.w.s1.entry.Text
-		s.w.s1.entry.SetText(in)
-		s.w.s1.entry.OnSubmitted(in)
+		before, txt := s.settings.S1, s.w.ed.s1.entry.Text
+		s.w.ed.s1.entry.SetText(in)
+		s.w.ed.s1.entry.OnSubmitted(in)
 		if v := s.settings.S1; math.IsNaN(v) || math.IsInf(v, 0) || v != before {
 			t.Errorf("%q set s1 to %v", in, v)
 		}
-		if s.w.s1.entry.Text != txt {
-			t.Errorf("%q left the entry reading %q", in, s.w.s1.entry.Text)
+		if s.w.ed.s1.entry.Text != txt {
+			t.Errorf("%q left the entry reading %q", in, s.w.ed.s1.entry.Text)
 		}
 	}
 }
@@ -517,13 +517,13 @@ func TestStickerReexport(t *testing.T) {
 	s.RunStickers()
 	h.idle()
 	if s.stickers == nil {
-		t.Fatalf("stickers: %v", s.LastErr)
+		t.Fatalf("stickers: %v", rec(s).lastErr)
 	}
 	dir := t.TempDir()
 	s.exportStickers(s.stickers, s.doc, dir, "png")
 	h.idle()
-	if s.ExportErr != nil {
-		t.Fatal(s.ExportErr)
+	if rec(s).exportErr != nil {
+		t.Fatal(rec(s).exportErr)
 	}
 	ents, _ := os.ReadDir(dir)
 	s.exportStickers(s.stickers, s.doc, dir, "png")
@@ -533,8 +533,8 @@ func TestStickerReexport(t *testing.T) {
 	}
 	test.Tap(yes)
 	h.idle()
-	if s.ExportErr != nil {
-		t.Fatalf("re-export failed: %v", s.ExportErr)
+	if rec(s).exportErr != nil {
+		t.Fatalf("re-export failed: %v", rec(s).exportErr)
 	}
 	if again, _ := os.ReadDir(dir); len(again) != len(ents) || len(ents) != 1+len(s.stickers.Directions) {
 		t.Errorf("%d files, then %d", len(ents), len(again))

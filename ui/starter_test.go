@@ -31,6 +31,7 @@ func TestFirstRunOffersStarterPacks(t *testing.T) {
 	w := test.NewWindow(nil)
 	h := &harness{t: t, win: w, q: make(chan func(), 4096)}
 	s := newState(fa, w)
+	s.watch = &recorder{}
 	s.post = func(fn func()) { h.q <- fn }
 	s.starters = app.NewStarterSet(os.DirFS(src), "packs")
 	s.build()
@@ -55,8 +56,8 @@ func TestFirstRunOffersStarterPacks(t *testing.T) {
 
 	test.Tap(s.w.installStarters)
 	h.idle()
-	if s.LastErr != nil {
-		t.Fatal(s.LastErr)
+	if rec(s).lastErr != nil {
+		t.Fatal(rec(s).lastErr)
 	}
 	if s.pack == nil || s.pack.Name != "Tiny cartoons" || s.eng == nil {
 		t.Fatalf("starter pack not loaded: %+v", s.pack)

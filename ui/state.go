@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 
 	"fyne.io/fyne/v2"
 
@@ -30,22 +28,10 @@ const (
 // maxRecent is how many recent photos the File menu lists.
 const maxRecent = 8
 
-// maskTint colours the mask overlay.
-var maskTint = color.NRGBA{R: 255, G: 40, B: 150, A: 255}
-
-// job is the one long task that may be running.
-type job struct {
-	id     int
-	name   string
-	cancel context.CancelFunc
-	reason string        // why it was cancelled, for the status line
-	done   chan struct{} // closed when its work returned (it may still be posting)
-}
-
 // State is the controller behind the window: it owns the app, the open
-// document, the loaded engine, the settings and the running job. Every field
-// is read and written on the UI goroutine only; workers get copies and hand
-// results back through post.
+// document, the loaded engine, the settings and the job machine. Every
+// field is read and written on the UI goroutine only; workers get copies
+// and hand results back through post.
 type State struct {
 	eta etaClock // time-left estimates for the status line
 	fa  fyne.App
@@ -65,9 +51,7 @@ type State struct {
 	comparison *app.Comparison
 	stickers   *app.StickerSet
 
-	job    *job
-	nextID int
-	live   []*job // jobs whose work may still run, cancelled ones included
+	jobs jobs // the running job and those still stopping
 
 	openSeq  int // photo opens started; only the newest one is applied
 	packsSeq int // pack listings started; only the newest one is applied
@@ -75,28 +59,40 @@ type State struct {
 	starters  *app.StarterSet                // the starter packs offered on first run; app.EmbeddedStarters
 	full      []fullImage                    // full-resolution blends of shown results, newest last
 	fullWant  map[fullKey]bool               // blends being computed
-	openPhoto func(string) (*app.Doc, error) // app.OpenPhoto; tests slow it down
+	openPhoto func(string) (*app.Doc, error) // app.OpenPhoto
 
-	// ExportErr is the error the last finished export ended with; tests read it.
-	ExportErr error
-
-	// LastErr is the error the last finished job ended with (nil = success);
-	// tests read it.
-	LastErr error
-	// ModelCalls counts jobs that ran a model (mask, edit, compare, stickers);
-	// λ changes and painting never add to it.
-	ModelCalls int
-
-	// post runs fn on the UI goroutine (fyne.Do; tests substitute a queue).
+	// post runs fn on the UI goroutine (fyne.Do).
 	post func(fn func())
-	busy atomic.Int32 // background goroutines not finished yet
+	// watch is told how background work ends; the app's does nothing.
+	watch watcher
 
 	w *widgets
 }
 
+// watcher is told how the window's background work ends. The desktop app
+// ignores it (ignoreAll); the tests record it, reading outcomes through it
+// instead of through fields of State.
+type watcher interface {
+	jobStarted(k jobKind)          // a job started (a refused one did not)
+	jobEnded(k jobKind, err error) // nil = applied; context.Canceled = dropped
+	opened(err error)              // a photo opened (nil) or failed to
+	exported(err error)            // an export finished
+	working(delta int)             // +1 when background work starts, -1 when it has posted its result
+}
+
+// ignoreAll is the app's watcher.
+type ignoreAll struct{}
+
+func (ignoreAll) jobStarted(jobKind)      {}
+func (ignoreAll) jobEnded(jobKind, error) {}
+func (ignoreAll) opened(error)            {}
+func (ignoreAll) exported(error)          {}
+func (ignoreAll) working(int)             {}
+
 // newState makes the controller; attach an app.App before use.
 func newState(fa fyne.App, win fyne.Window) *State {
-	s := &State{fa: fa, win: win, post: fyne.Do, openPhoto: app.OpenPhoto, starters: app.EmbeddedStarters()}
+	s := &State{fa: fa, win: win, post: fyne.Do, watch: ignoreAll{}, openPhoto: app.OpenPhoto, starters: app.EmbeddedStarters()}
+	s.jobs.host = s
 	s.preserve = fa.Preferences().BoolWithFallback(PrefPreserve, true)
 	return s
 }
@@ -104,9 +100,9 @@ func newState(fa fyne.App, win fyne.Window) *State {
 // background runs work off the UI goroutine; finish (may be nil) is posted
 // back to the UI goroutine with work's result.
 func (s *State) background(work func() func()) {
-	s.busy.Add(1)
+	s.watch.working(1)
 	go func() {
-		defer s.busy.Add(-1)
+		defer s.watch.working(-1)
 		fin := work()
 		if fin != nil {
 			s.post(fin)
@@ -114,170 +110,27 @@ func (s *State) background(work func() func()) {
 	}()
 }
 
-// start runs a cancellable job, cancelling the one running. work runs off
-// the UI goroutine and returns a closure applied on the UI goroutine; a job
-// that was cancelled or replaced meanwhile has its closure and error
-// dropped. A model job is refused (false) while a pack is being loaded,
-// installed or created: starting it would cancel that.
-func (s *State) start(name string, work func(ctx context.Context, progress func(app.Progress)) (func(), error)) bool {
-	if s.job != nil {
-		if modelJob(name) && packJob(s.job.name) {
-			s.status(fmt.Sprintf("%s is running: wait for it to finish before the %s (Esc cancels it)", s.job.name, name))
-			return false
-		}
-		s.cancelJob(fmt.Sprintf("%s started", name))
+// postUI runs fn on the UI goroutine (for the job machine).
+func (s *State) postUI(fn func()) { s.post(fn) }
+
+// jobEnded passes a job's outcome on to the watcher.
+func (s *State) jobEnded(k jobKind, err error) { s.watch.jobEnded(k, err) }
+
+// start runs a cancellable job (see jobs.start); false when it was refused.
+func (s *State) start(k jobKind, work jobWork) bool {
+	if !s.jobs.start(k, work) {
+		return false
 	}
-	s.nextID++
-	ctx, cancel := context.WithCancel(context.Background())
-	j := &job{id: s.nextID, name: name, cancel: cancel, done: make(chan struct{})}
-	s.job = j
-	s.live = append(s.live, j)
-	s.setRunning(j, true)
-	s.status(name + "…")
-	progress := func(p app.Progress) {
-		s.post(func() {
-			if s.job == j {
-				s.showProgress(j, p)
-			}
-		})
-	}
-	s.background(func() func() {
-		fin, err := work(ctx, progress)
-		cancelled := ctx.Err() != nil
-		cancel()
-		close(j.done)
-		return func() {
-			s.forget(j)
-			current := s.job == j
-			if current {
-				s.job = nil
-				s.setRunning(j, false)
-			}
-			if !current || cancelled || j.reason != "" {
-				// Stale: whatever it computed belongs to inputs that are gone.
-				// Only say so when no later job owns the status line.
-				if s.nextID == j.id {
-					why := j.reason
-					if why == "" {
-						why = "cancelled by you"
-					}
-					s.LastErr = context.Canceled
-					s.status(fmt.Sprintf("%s cancelled (%s); nothing changed", j.name, why))
-				}
-				return
-			}
-			s.LastErr = err
-			switch {
-			case err == nil:
-				if fin != nil {
-					fin()
-				}
-			case errors.Is(err, context.Canceled):
-				s.status(fmt.Sprintf("%s cancelled; nothing changed", j.name))
-			default:
-				s.status(fmt.Sprintf("%s failed", j.name))
-				s.showError(err)
-			}
-		}
-	})
+	s.watch.jobStarted(k)
 	return true
-}
-
-// startModel starts a job that runs a model, counting it in ModelCalls.
-func (s *State) startModel(name string, work func(ctx context.Context, progress func(app.Progress)) (func(), error)) {
-	if s.start(name, work) {
-		s.ModelCalls++
-	}
-}
-
-// forget drops a finished job from the live list.
-func (s *State) forget(j *job) {
-	for i, l := range s.live {
-		if l == j {
-			s.live = append(s.live[:i], s.live[i+1:]...)
-			return
-		}
-	}
-}
-
-// liveDone are the done channels of every job whose work may still run.
-func (s *State) liveDone() []chan struct{} {
-	var ch []chan struct{}
-	for _, j := range s.live {
-		ch = append(ch, j.done)
-	}
-	return ch
-}
-
-// modelJob reports whether a job runs a model on the loaded pack.
-func modelJob(name string) bool {
-	switch name {
-	case jobMask, jobEdit, jobCompare, jobStickers:
-		return true
-	}
-	return false
-}
-
-// packJob reports whether a job loads, installs or creates a pack.
-func packJob(name string) bool {
-	switch name {
-	case jobLoad, jobInstall, jobDemo, jobStarters:
-		return true
-	}
-	return false
 }
 
 // cancelJob stops the running job, noting why in the status line.
-func (s *State) cancelJob(reason string) bool {
-	if s.job == nil {
-		return false
-	}
-	j := s.job
-	j.reason = reason
-	j.cancel()
-	s.job = nil
-	s.setRunning(j, false)
-	s.status(fmt.Sprintf("cancelling %s: %s", j.name, reason))
-	return true
-}
-
-// Running reports the running job's name, "" when idle.
-func (s *State) Running() string {
-	if s.job == nil {
-		return ""
-	}
-	return s.job.name
-}
+func (s *State) cancelJob(reason string) bool { return s.jobs.cancel(reason) }
 
 // inputsChanged cancels work whose inputs just changed. Mask previews only
 // depend on mask inputs; λ alone never invalidates them.
-func (s *State) inputsChanged(what string, maskInput bool) {
-	if s.job == nil {
-		return
-	}
-	switch s.job.name {
-	case jobLoad, jobInstall, jobDemo, jobStarters:
-		return
-	case jobMask:
-		if !maskInput {
-			return
-		}
-	}
-	s.cancelJob(what + " changed")
-}
-
-// Job names.
-const (
-	jobLoad     = "loading pack"
-	jobInstall  = "installing pack"
-	jobDemo     = "creating demo pack"
-	jobStarters = "installing starter packs"
-	jobMask     = "mask preview"
-	jobEdit     = "edit"
-	jobCompare  = "comparison"
-	jobStickers = "stickers"
-	jobOpen     = "opening photo"
-)
+func (s *State) inputsChanged(what string, maskInput bool) { s.jobs.inputsChanged(what, maskInput) }
 
 // ---- packs ----
 
@@ -338,7 +191,7 @@ func (s *State) reloadPack(p *app.Pack, why string) {
 	}
 	a := s.a
 	s.cancelJob(why)
-	waits := s.liveDone()
+	waits := s.jobs.liveDone()
 	s.eng = nil // nothing new may start on the engine being closed
 	s.start(jobLoad, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
 		for _, w := range waits {
@@ -386,14 +239,10 @@ func (s *State) engineReady(p *app.Pack, e *app.Engine, keep bool) {
 	s.updateCompareView()
 	s.updateStickerView()
 	msg := fmt.Sprintf("pack %s ready (%s, %d px)", p.Name, e.Sig.Kind, e.Sig.Resolution)
-	if isDemo(p) {
+	if app.IsDemo(p) {
 		msg += " — demo: tints a region, not a trained editor"
 	}
 	s.status(msg)
-}
-
-func isDemo(p *app.Pack) bool {
-	return p != nil && (filepath.Base(p.Dir) == app.DemoPackName || strings.Contains(strings.ToLower(p.Name), "demo"))
 }
 
 // CreateDemo writes the analytic demo pack and loads it.
@@ -474,7 +323,7 @@ func (s *State) OpenSample(name string) {
 		path, err := app.SamplePath(name)
 		return func() {
 			if err != nil {
-				s.LastErr = err
+				s.watch.opened(err)
 				s.showError(err)
 				return
 			}
@@ -522,12 +371,12 @@ func (s *State) OpenPhoto(path string) {
 				return // a later open replaced this one
 			}
 			if err != nil {
-				s.LastErr = err
+				s.watch.opened(err)
 				s.status("could not open " + filepath.Base(path))
 				s.showError(fmt.Errorf("cannot open %s: %w", path, err))
 				return
 			}
-			s.LastErr = nil
+			s.watch.opened(nil)
 			s.setDoc(doc)
 		}
 	})
@@ -593,7 +442,7 @@ func (s *State) ready(what string) bool {
 		s.status("open a photo first (Ctrl+O)")
 		return false
 	case s.eng == nil:
-		if s.job != nil && s.job.name == jobLoad {
+		if s.jobs.running() == jobLoad {
 			s.status("the pack is still loading")
 		} else {
 			s.status("load a pack before " + what)
@@ -613,7 +462,7 @@ func (s *State) PreviewMask() {
 		return
 	}
 	doc, e, set := s.doc, s.eng, s.settings
-	s.startModel(jobMask, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
+	s.start(jobMask, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
 		m, err := doc.ComputeMask(ctx, e, set, progress)
 		if err != nil {
 			return nil, err
@@ -623,7 +472,7 @@ func (s *State) PreviewMask() {
 				return
 			}
 			s.strokes = nil
-			s.w.showMask.SetChecked(true)
+			s.w.ed.showMask.SetChecked(true)
 			s.updateMaskView()
 			if m.Reason != "" {
 				s.status("the mask is empty: " + m.Reason)
@@ -688,26 +537,18 @@ func (s *State) ResetMask() {
 	s.status("mask reset to the computed one")
 }
 
-// OverlayImage is the current mask overlay at latent resolution (nil when
-// there is no mask or it is hidden).
+// overlayImage is the current mask overlay at latent resolution (nil when
+// there is no mask).
 func (s *State) overlayImage() *image.NRGBA {
 	if s.doc == nil || s.doc.Mask() == nil {
 		return nil
 	}
 	m := s.doc.Mask()
-	cells := s.doc.EffectiveMask(s.settings.Lambda)
 	op := 0.55
 	if s.w != nil {
-		op = s.w.opacity.Value
+		op = s.w.ed.opacity.Value
 	}
-	img := image.NewNRGBA(image.Rect(0, 0, m.W, m.H))
-	a := uint8(op*255 + 0.5)
-	for i, on := range cells {
-		if on {
-			img.Pix[4*i], img.Pix[4*i+1], img.Pix[4*i+2], img.Pix[4*i+3] = maskTint.R, maskTint.G, maskTint.B, a
-		}
-	}
-	return img
+	return app.MaskLayer(s.doc.EffectiveMask(s.settings.Lambda), m.W, m.H, op)
 }
 
 // ---- edit ----
@@ -720,9 +561,9 @@ func (s *State) Edit() {
 	doc, e, set := s.doc, s.eng, s.settings
 	useMask := true
 	if s.w != nil {
-		useMask = s.w.useMask.Checked
+		useMask = s.w.ed.useMask.Checked
 	}
-	s.startModel(jobEdit, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
+	s.start(jobEdit, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
 		r, err := doc.Edit(ctx, e, set, useMask, progress)
 		if err != nil {
 			return nil, err
@@ -790,7 +631,7 @@ func (s *State) exportTarget() (exportTarget, error) {
 
 // Export writes t's result in the background: full resolution or the
 // model-resolution crop, in the format of the path's extension. It never
-// overwrites the input. The outcome goes to the status line (ExportErr).
+// overwrites the input. The outcome goes to the status line.
 func (s *State) Export(t exportTarget, path string, out app.Output, overwrite bool) {
 	s.runExport(path, func() error {
 		return app.Export(path, t.eng, t.doc, t.r, app.ExportOptions{Output: out, Preserve: t.preserve, Overwrite: overwrite, Quality: 92})
@@ -804,7 +645,7 @@ func (s *State) runExport(dest string, work func() error, done func()) {
 	s.background(func() func() {
 		err := work()
 		return func() {
-			s.ExportErr = err
+			s.watch.exported(err)
 			if err != nil {
 				s.status("export failed")
 				s.showError(err)
@@ -859,14 +700,8 @@ func (s *State) RunCompare() {
 		return
 	}
 	a, doc, e, set := s.a, s.doc, s.eng, s.settings
-	var sdPack *app.Pack
-	for _, p := range s.packs {
-		if p.Kind() == "sd" {
-			sdPack = p
-			break
-		}
-	}
-	s.startModel(jobCompare, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
+	sdPack := app.BaselinePack(s.packs)
+	s.start(jobCompare, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
 		var sd *app.Engine
 		if sdPack != nil {
 			var err error
@@ -896,7 +731,7 @@ func (s *State) RunStickers() {
 		return
 	}
 	doc, e, set := s.doc, s.eng, s.settings
-	s.startModel(jobStickers, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
+	s.start(jobStickers, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
 		st, err := app.Stickers(ctx, e, doc, set, progress)
 		if err != nil {
 			return nil, err
@@ -918,7 +753,7 @@ func (s *State) RegenerateSticker(i int, seed uint64) {
 		return
 	}
 	doc, e, set := s.doc, s.eng, s.stickers
-	s.startModel(jobStickers, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
+	s.start(jobStickers, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
 		// Regenerate writes into the set: work on a copy so a cancelled run
 		// leaves the shown set intact.
 		cp := *set

@@ -55,13 +55,14 @@ func newHarness(t *testing.T) *harness {
 	w.Resize(fyne.NewSize(1200, 800))
 	h := &harness{t: t, win: w, q: make(chan func(), 4096)}
 	s := newState(fa, w)
+	s.watch = &recorder{}
 	s.post = func(fn func()) { h.q <- fn }
 	s.build()
 	h.s = s
 	s.Attach(a)
 	h.idle()
 	if s.eng == nil {
-		t.Fatalf("pack did not load: %v", s.LastErr)
+		t.Fatalf("pack did not load: %v", rec(s).lastErr)
 	}
 	// Small settings so the tests run fast under -race.
 	s.settings.Steps, s.settings.MaskSeeds, s.settings.MaskNoiseSteps = 4, 2, 2
@@ -80,7 +81,7 @@ func (h *harness) idle() {
 			continue
 		default:
 		}
-		if h.s.busy.Load() == 0 && len(h.q) == 0 {
+		if rec(h.s).busy.Load() == 0 && len(h.q) == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -95,7 +96,7 @@ func (h *harness) open(name string) {
 	h.s.OpenPhoto(filepath.Join(testImages(h.t), name))
 	h.idle()
 	if h.s.doc == nil {
-		h.t.Fatalf("photo %s did not open: %v", name, h.s.LastErr)
+		h.t.Fatalf("photo %s did not open: %v", name, rec(h.s).lastErr)
 	}
 }
 
@@ -124,7 +125,7 @@ func TestStartupLoadsPack(t *testing.T) {
 	if s.w.packNote.Hidden || !strings.Contains(s.w.packNote.Text, "demo") {
 		t.Errorf("demo pack not labelled: %q", s.w.packNote.Text)
 	}
-	if len(s.w.direction.Options) == 0 {
+	if len(s.w.ed.direction.Options) == 0 {
 		t.Error("no directions in the picker")
 	}
 	if got := s.fa.Preferences().String(PrefLastPack); got != s.pack.Dir {
@@ -143,6 +144,7 @@ func TestFirstRunOffersDemo(t *testing.T) {
 	w := test.NewWindow(nil)
 	h := &harness{t: t, win: w, q: make(chan func(), 4096)}
 	s := newState(fa, w)
+	s.watch = &recorder{}
 	s.post = func(fn func()) { h.q <- fn }
 	s.starters = app.NewStarterSet(fstest.MapFS{}, "packs") // a build without starter packs
 	s.build()
@@ -161,57 +163,57 @@ func TestMaskLambdaPaintUndo(t *testing.T) {
 	h := newHarness(t)
 	s := h.s
 	h.open(astronaut)
-	test.Tap(s.w.previewMask)
+	test.Tap(s.w.ed.previewMask)
 	h.idle()
 	m := s.doc.Mask()
 	if m == nil {
-		t.Fatalf("no mask after preview: %v", s.LastErr)
+		t.Fatalf("no mask after preview: %v", rec(s).lastErr)
 	}
-	evals, calls := m.Stats.TotalEvals(), s.ModelCalls
+	evals, calls := m.Stats.TotalEvals(), rec(s).modelCalls
 	if evals == 0 {
 		t.Fatal("mask reported no UNet evaluations")
 	}
 	before := countOn(s.OverlayShown())
 
 	// λ re-thresholds the cached mask: the overlay changes, no model runs.
-	s.w.lambda.slider.SetValue(0.05)
+	s.w.ed.lambda.slider.SetValue(0.05)
 	h.idle()
 	low := countOn(s.OverlayShown())
-	s.w.lambda.slider.SetValue(0.9)
+	s.w.ed.lambda.slider.SetValue(0.9)
 	h.idle()
 	high := countOn(s.OverlayShown())
 	if low <= high {
 		t.Errorf("overlay did not follow λ: %d cells at 0.05, %d at 0.9 (%d before)", low, high, before)
 	}
-	if s.doc.Mask() != m || m.Stats.TotalEvals() != evals || s.ModelCalls != calls || s.Running() != "" {
-		t.Errorf("moving λ ran a model: evals %d -> %d, calls %d -> %d", evals, s.doc.Mask().Stats.TotalEvals(), calls, s.ModelCalls)
+	if s.doc.Mask() != m || m.Stats.TotalEvals() != evals || rec(s).modelCalls != calls || s.jobs.running() != 0 {
+		t.Errorf("moving λ ran a model: evals %d -> %d, calls %d -> %d", evals, s.doc.Mask().Stats.TotalEvals(), calls, rec(s).modelCalls)
 	}
-	if s.settings.Lambda != 0.9 || s.w.lambda.entry.Text != "0.90" {
-		t.Errorf("λ %v, entry %q", s.settings.Lambda, s.w.lambda.entry.Text)
+	if s.settings.Lambda != 0.9 || s.w.ed.lambda.entry.Text != "0.90" {
+		t.Errorf("λ %v, entry %q", s.settings.Lambda, s.w.ed.lambda.entry.Text)
 	}
 
 	// Reset buttons and double-click on the label restore the pack default.
-	test.Tap(s.w.lambda.reset)
+	test.Tap(s.w.ed.lambda.reset)
 	if s.settings.Lambda != s.defaults.Lambda {
 		t.Errorf("reset λ to %v, want %v", s.settings.Lambda, s.defaults.Lambda)
 	}
-	s.w.s3.slider.SetValue(9)
-	test.DoubleTap(s.w.s3.row.(*fyne.Container).Objects[1].(*fyne.Container).Objects[0].(*resetLabel))
+	s.w.ed.s3.slider.SetValue(9)
+	test.DoubleTap(s.w.ed.s3.row.(*fyne.Container).Objects[1].(*fyne.Container).Objects[0].(*resetLabel))
 	if s.settings.S3 != s.defaults.S3 {
 		t.Errorf("double-click reset s3 to %v, want %v", s.settings.S3, s.defaults.S3)
 	}
-	if s.doc.Mask() != m || s.ModelCalls != calls {
+	if s.doc.Mask() != m || rec(s).modelCalls != calls {
 		t.Error("resetting sliders ran a model")
 	}
 
 	// Paint a stroke in the centre of the crop, then undo it.
-	s.w.lambda.slider.SetValue(1) // nothing above λ: an empty mask to paint on
+	s.w.ed.lambda.slider.SetValue(1) // nothing above λ: an empty mask to paint on
 	h.idle()
 	if n := countOn(s.OverlayShown()); n != 0 {
 		t.Fatalf("mask at λ=1 has %d cells", n)
 	}
-	s.w.paintMode.SetSelected("Add")
-	v := s.w.view
+	s.w.ed.paintMode.SetSelected("Add")
+	v := s.w.ed.view
 	c := v.crop
 	mid := v.toCanvas((c.Min.X+c.Max.X)/2, (c.Min.Y+c.Max.Y)/2)
 	v.Dragged(&fyne.DragEvent{PointEvent: fyne.PointEvent{Position: mid}, Dragged: fyne.Delta{DX: 1}})
@@ -221,10 +223,10 @@ func TestMaskLambdaPaintUndo(t *testing.T) {
 	if painted == 0 || !s.doc.Painted() {
 		t.Fatalf("painting added no cells (%d)", painted)
 	}
-	if s.doc.Mask().Stats.TotalEvals() != evals || s.ModelCalls != calls {
+	if s.doc.Mask().Stats.TotalEvals() != evals || rec(s).modelCalls != calls {
 		t.Error("painting ran a model")
 	}
-	test.Tap(s.w.undo)
+	test.Tap(s.w.ed.undo)
 	if n := countOn(s.OverlayShown()); n != 0 || s.doc.Painted() {
 		t.Errorf("undo left %d painted cells", n)
 	}
@@ -233,7 +235,7 @@ func TestMaskLambdaPaintUndo(t *testing.T) {
 	if countOn(s.OverlayShown()) == 0 {
 		t.Fatal("a tap painted nothing")
 	}
-	test.Tap(s.w.reset)
+	test.Tap(s.w.ed.reset)
 	if s.doc.Painted() {
 		t.Error("reset kept the paint")
 	}
@@ -243,10 +245,10 @@ func TestEditHistoryExport(t *testing.T) {
 	h := newHarness(t)
 	s := h.s
 	h.open(astronaut)
-	test.Tap(s.w.edit)
+	test.Tap(s.w.ed.edit)
 	h.idle()
-	if s.LastErr != nil {
-		t.Fatalf("edit failed: %v", s.LastErr)
+	if rec(s).lastErr != nil {
+		t.Fatalf("edit failed: %v", rec(s).lastErr)
 	}
 	hist := s.History()
 	if len(hist) != 1 {
@@ -255,25 +257,25 @@ func TestEditHistoryExport(t *testing.T) {
 	if hist[0].Stats.TotalEvals() == 0 {
 		t.Error("edit reported no UNet evaluations")
 	}
-	if got := len(s.w.history.Objects); got != 2 { // original + one result
+	if got := len(s.w.ed.history.Objects); got != 2 { // original + one result
 		t.Errorf("history strip has %d thumbnails, want 2", got)
 	}
 	if s.shown != hist[0] {
 		t.Error("the new result is not shown")
 	}
 	// Selecting the original, then the result, restores its settings.
-	test.Tap(s.w.history.Objects[0].(*thumb))
+	test.Tap(s.w.ed.history.Objects[0].(*thumb))
 	if s.shown != nil {
 		t.Error("original not shown")
 	}
-	s.w.seed.SetText("777")
-	test.Tap(s.w.history.Objects[1].(*thumb))
-	if s.shown != hist[0] || s.w.seed.Text != strconv.FormatUint(hist[0].Settings.Seed, 10) {
-		t.Errorf("selecting the result did not restore its seed: %q", s.w.seed.Text)
+	s.w.ed.seed.SetText("777")
+	test.Tap(s.w.ed.history.Objects[1].(*thumb))
+	if s.shown != hist[0] || s.w.ed.seed.Text != strconv.FormatUint(hist[0].Settings.Seed, 10) {
+		t.Errorf("selecting the result did not restore its seed: %q", s.w.ed.seed.Text)
 	}
 
-	if rec := s.fa.Preferences().StringList(PrefRecent); len(rec) == 0 || !strings.HasSuffix(rec[0], astronaut) {
-		t.Errorf("recent files %v", rec)
+	if recent := s.fa.Preferences().StringList(PrefRecent); len(recent) == 0 || !strings.HasSuffix(recent[0], astronaut) {
+		t.Errorf("recent files %v", recent)
 	}
 
 	dir := t.TempDir()
@@ -284,8 +286,8 @@ func TestEditHistoryExport(t *testing.T) {
 	}
 	s.Export(target, out, app.OutputFull, false)
 	h.idle()
-	if s.ExportErr != nil {
-		t.Fatal(s.ExportErr)
+	if rec(s).exportErr != nil {
+		t.Fatal(rec(s).exportErr)
 	}
 	txt, err := export.ReadPNGText(out)
 	if err != nil {
@@ -294,12 +296,12 @@ func TestEditHistoryExport(t *testing.T) {
 	if txt["parameters"] == "" {
 		t.Error("no A1111 parameters in the export")
 	}
-	var rec app.Record
-	if err := json.Unmarshal([]byte(txt["likeness"]), &rec); err != nil {
+	var meta app.Record
+	if err := json.Unmarshal([]byte(txt["likeness"]), &meta); err != nil {
 		t.Fatalf("likeness metadata: %v", err)
 	}
-	if rec.Settings.Seed != hist[0].Settings.Seed || !strings.HasSuffix(rec.Input, astronaut) {
-		t.Errorf("metadata %+v", rec)
+	if meta.Settings.Seed != hist[0].Settings.Seed || !strings.HasSuffix(meta.Input, astronaut) {
+		t.Errorf("metadata %+v", meta)
 	}
 	if got := s.fa.Preferences().String(PrefOutputDir); got != dir {
 		t.Errorf("output folder remembered as %q", got)
@@ -307,15 +309,15 @@ func TestEditHistoryExport(t *testing.T) {
 	// Never over the input.
 	s.Export(target, s.doc.Path, app.OutputFull, true)
 	h.idle()
-	if s.ExportErr == nil {
+	if rec(s).exportErr == nil {
 		t.Error("export over the input photo was allowed")
 	}
 	// Model-resolution JPEG.
 	jp := filepath.Join(dir, "crop.jpg")
 	s.Export(target, jp, app.OutputModelRes, false)
 	h.idle()
-	if s.ExportErr != nil {
-		t.Fatal(s.ExportErr)
+	if rec(s).exportErr != nil {
+		t.Fatal(rec(s).exportErr)
 	}
 	if _, err := os.Stat(jp); err != nil {
 		t.Error(err)
@@ -326,18 +328,18 @@ func TestCancelEdit(t *testing.T) {
 	h := newHarness(t)
 	s := h.s
 	h.open(astronaut)
-	s.w.steps.SetText("1000")
-	if s.settings.Steps != 1000 {
+	s.w.ed.steps.SetText("999")
+	if s.settings.Steps != 999 {
 		t.Fatalf("steps %d", s.settings.Steps)
 	}
-	test.Tap(s.w.edit)
-	if s.Running() != jobEdit || s.w.cancel.Disabled() {
-		t.Fatalf("edit not running (%q)", s.Running())
+	test.Tap(s.w.ed.edit)
+	if s.jobs.running() != jobEdit || s.w.cancel.Disabled() {
+		t.Fatalf("edit not running (%q)", s.jobs.running())
 	}
 	test.Tap(s.w.cancel)
 	h.idle()
-	if !errors.Is(s.LastErr, context.Canceled) {
-		t.Fatalf("job ended with %v, want cancellation", s.LastErr)
+	if !errors.Is(rec(s).lastErr, context.Canceled) {
+		t.Fatalf("job ended with %v, want cancellation", rec(s).lastErr)
 	}
 	if n := len(s.History()); n != 0 {
 		t.Errorf("cancelled edit left %d history entries", n)
@@ -347,11 +349,11 @@ func TestCancelEdit(t *testing.T) {
 	}
 
 	// Changing an input while an edit runs cancels it, and says why.
-	test.Tap(s.w.edit)
-	s.w.s3.slider.SetValue(2.5)
+	test.Tap(s.w.ed.edit)
+	s.w.ed.s3.slider.SetValue(2.5)
 	h.idle()
-	if !errors.Is(s.LastErr, context.Canceled) || !strings.Contains(s.w.status.Text, "s3 changed") {
-		t.Errorf("input change: err %v, status %q", s.LastErr, s.w.status.Text)
+	if !errors.Is(rec(s).lastErr, context.Canceled) || !strings.Contains(s.w.status.Text, "s3 changed") {
+		t.Errorf("input change: err %v, status %q", rec(s).lastErr, s.w.status.Text)
 	}
 	if len(s.History()) != 0 {
 		t.Error("history entry after a cancelled edit")
@@ -363,8 +365,8 @@ func TestBrokenFileShowsError(t *testing.T) {
 	s := h.s
 	s.OpenPhoto(filepath.Join(testImages(t), "bad_truncated.jpg"))
 	h.idle()
-	if s.doc != nil || s.LastErr == nil {
-		t.Fatalf("broken file opened (err %v)", s.LastErr)
+	if s.doc != nil || rec(s).lastErr == nil {
+		t.Fatalf("broken file opened (err %v)", rec(s).lastErr)
 	}
 	top := h.win.Canvas().Overlays().Top()
 	if top == nil {
@@ -397,9 +399,9 @@ func TestCropMoveResets(t *testing.T) {
 	s := h.s
 	h.open("portrait_biden_970x2204.jpg")
 	c0 := s.doc.Crop()
-	test.Tap(s.w.previewMask)
+	test.Tap(s.w.ed.previewMask)
 	h.idle()
-	v := s.w.view
+	v := s.w.ed.view
 	mid := v.toCanvas((c0.Min.X+c0.Max.X)/2, (c0.Min.Y+c0.Max.Y)/2)
 	v.Dragged(&fyne.DragEvent{PointEvent: fyne.PointEvent{Position: mid}, Dragged: fyne.Delta{DY: -1}})
 	v.Dragged(&fyne.DragEvent{PointEvent: fyne.PointEvent{Position: mid.Add(fyne.NewPos(0, -60))}, Dragged: fyne.Delta{DY: -60}})
@@ -420,7 +422,7 @@ func TestCompareAndStickers(t *testing.T) {
 	s.RunCompare()
 	h.idle()
 	if s.comparison == nil {
-		t.Fatalf("compare: %v", s.LastErr)
+		t.Fatalf("compare: %v", rec(s).lastErr)
 	}
 	if n := len(s.w.cmp.imgs); n < 4 {
 		t.Errorf("compare shows %d panels", n)
@@ -431,7 +433,7 @@ func TestCompareAndStickers(t *testing.T) {
 	s.RunStickers()
 	h.idle()
 	if s.stickers == nil || s.w.stk.sheet.Image == nil {
-		t.Fatalf("stickers: %v", s.LastErr)
+		t.Fatalf("stickers: %v", rec(s).lastErr)
 	}
 	seed := s.stickers.Settings[0].Seed
 	s.RegenerateSticker(0, seed+1)
@@ -453,36 +455,36 @@ func TestMaskOptionChoices(t *testing.T) {
 	s := h.s
 	h.open(astronaut)
 	norm, guide := app.MaskNormalizeChoices, app.MaskGuidanceChoices
-	if s.w.maskNormalize.Selected != norm[0].Label || s.w.maskGuidance.Selected != guide[0].Label {
-		t.Fatalf("choices show %q and %q, want the defaults %q and %q", s.w.maskNormalize.Selected, s.w.maskGuidance.Selected, norm[0].Label, guide[0].Label)
+	if s.w.ed.maskNormalize.Selected != norm[0].Label || s.w.ed.maskGuidance.Selected != guide[0].Label {
+		t.Fatalf("choices show %q and %q, want the defaults %q and %q", s.w.ed.maskNormalize.Selected, s.w.ed.maskGuidance.Selected, norm[0].Label, guide[0].Label)
 	}
-	s.w.maskNormalize.SetSelected(norm[1].Label)
-	s.w.maskGuidance.SetSelected(guide[1].Label)
+	s.w.ed.maskNormalize.SetSelected(norm[1].Label)
+	s.w.ed.maskGuidance.SetSelected(guide[1].Label)
 	if s.settings.MaskNormalize != norm[1].Value || s.settings.MaskGuidance != guide[1].Value {
 		t.Fatalf("settings %q %q after choosing %q and %q", s.settings.MaskNormalize, s.settings.MaskGuidance, norm[1].Label, guide[1].Label)
 	}
-	test.Tap(s.w.edit)
+	test.Tap(s.w.ed.edit)
 	h.idle()
-	if s.LastErr != nil {
-		t.Fatalf("edit failed: %v", s.LastErr)
+	if rec(s).lastErr != nil {
+		t.Fatalf("edit failed: %v", rec(s).lastErr)
 	}
 	hist := s.History()
 	if len(hist) != 1 || hist[0].Settings.MaskNormalize != norm[1].Value || hist[0].Settings.MaskGuidance != guide[1].Value {
 		t.Fatalf("the edit ran with %+v", hist[0].Settings)
 	}
-	test.Tap(s.w.useMask)
-	if s.w.useMask.Checked || !s.w.maskGuidance.Disabled() {
+	test.Tap(s.w.ed.useMask)
+	if s.w.ed.useMask.Checked || !s.w.ed.maskGuidance.Disabled() {
 		t.Error("the guidance choice stays enabled for the baseline")
 	}
-	test.Tap(s.w.useMask)
-	if s.w.maskGuidance.Disabled() {
+	test.Tap(s.w.ed.useMask)
+	if s.w.ed.maskGuidance.Disabled() {
 		t.Error("the guidance choice stays disabled for a mask-guided edit")
 	}
 	// Selecting the result restores its options.
-	s.w.maskGuidance.SetSelected(guide[0].Label)
-	s.w.maskNormalize.SetSelected(norm[0].Label)
-	test.Tap(s.w.history.Objects[1].(*thumb))
-	if s.w.maskGuidance.Selected != guide[1].Label || s.w.maskNormalize.Selected != norm[1].Label || s.settings.MaskGuidance != guide[1].Value {
-		t.Errorf("the result's options were not restored: %q %q", s.w.maskNormalize.Selected, s.w.maskGuidance.Selected)
+	s.w.ed.maskGuidance.SetSelected(guide[0].Label)
+	s.w.ed.maskNormalize.SetSelected(norm[0].Label)
+	test.Tap(s.w.ed.history.Objects[1].(*thumb))
+	if s.w.ed.maskGuidance.Selected != guide[1].Label || s.w.ed.maskNormalize.Selected != norm[1].Label || s.settings.MaskGuidance != guide[1].Value {
+		t.Errorf("the result's options were not restored: %q %q", s.w.ed.maskNormalize.Selected, s.w.ed.maskGuidance.Selected)
 	}
 }

@@ -24,7 +24,7 @@ func TestPackNoteShowsWarnings(t *testing.T) {
 	s.LoadPack(p)
 	h.idle()
 	if s.pack == nil || s.pack.Dir != dir {
-		t.Fatalf("pack did not load: %v", s.LastErr)
+		t.Fatalf("pack did not load: %v", rec(s).lastErr)
 	}
 	if s.w.packNote.Hidden || !strings.Contains(s.w.packNote.Text, "vae_encoder samples its latent") {
 		t.Errorf("pack note %q (hidden %v), want the sampling-VAE warning", s.w.packNote.Text, s.w.packNote.Hidden)

@@ -5,7 +5,6 @@ import (
 	"image"
 	"image/color"
 	"math"
-	"math/rand/v2"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,16 +14,16 @@ import (
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
-	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"likeness/app"
 )
 
-// widgets are the window's controls; State drives them.
+// widgets are the window's controls; State drives them. Each tab is a
+// panel of its own (editView, compareView, stickerView); the pack section
+// and the status bar belong to the window.
 type widgets struct {
-	view *photoView
 	tabs *container.AppTabs
 
 	packSel  *escSelect
@@ -35,45 +34,15 @@ type widgets struct {
 	// else the analytic demo.
 	installStarters, createDemo *widget.Button
 
-	direction *escSelect
-	target    *escEntry
-	subject   *escSelectEntry
-	steps     *escEntry
-	seed      *escEntry
-	scheduler *escSelect
-	s1        *sliderRow
-	s2        *sliderRow
-	s3        *sliderRow
-	lambda    *sliderRow
-
-	previewMask   *widget.Button
-	maskNormalize *choiceSelect // order of the mask's normalisation and blur
-	showMask      *escCheck
-	opacity       *escSlider
-	paintMode     *widget.RadioGroup
-	brush         *escSlider
-	undo          *widget.Button
-	reset         *widget.Button
-	softMap       *canvas.Image
-	maskInfo      *widget.Label
-
-	preserve     *escCheck
-	useMask      *escCheck
-	maskGuidance *choiceSelect // Eq. 3 alone or with the latent blend
-	edit         *widget.Button
-	export       *widget.Button
-
 	progress *widget.ProgressBar
 	status   *widget.Label
 	cancel   *widget.Button
-	zoomLbl  *widget.Label
 
-	history *fyne.Container
-
+	ed  *editView
 	cmp *compareView
 	stk *stickerView
 
-	syncing bool // settings are being copied into widgets: no change events
+	syncing bool // the pack picker is being filled: no change events
 }
 
 // sliderRow is a labelled slider with a numeric entry and a reset button.
@@ -145,7 +114,6 @@ func heading(t string) *widget.Label {
 func (s *State) build() {
 	w := &widgets{}
 	s.w = w
-	w.view = newPhotoView(s)
 
 	// Pack.
 	esc := s.Cancel
@@ -172,155 +140,6 @@ func (s *State) build() {
 	w.firstRun = container.NewVBox(w.installStarters, w.createDemo, install)
 	w.firstRun.Hide()
 
-	// Settings.
-	w.direction = newEscSelect(nil, func(label string) {
-		if w.syncing || s.eng == nil {
-			return
-		}
-		for _, d := range s.eng.Manifest().Directions {
-			if d.Label == label {
-				s.settings.Direction = d.ID
-			}
-		}
-		s.inputsChanged("direction", true)
-	}, esc)
-	w.target = newEscEntry(esc)
-	w.target.SetPlaceHolder("or describe a target (wins)")
-	w.target.OnChanged = func(t string) {
-		if w.syncing {
-			return
-		}
-		s.settings.Target = strings.TrimSpace(t)
-		s.inputsChanged("target", true)
-	}
-	w.subject = newEscSelectEntry(esc)
-	w.subject.SetPlaceHolder("subject, e.g. a woman")
-	w.subject.OnChanged = func(t string) {
-		if w.syncing {
-			return
-		}
-		s.settings.Subject = strings.TrimSpace(t)
-		s.inputsChanged("subject", true)
-	}
-	w.steps = newEscEntry(esc)
-	w.steps.OnChanged = func(t string) {
-		if w.syncing {
-			return
-		}
-		n, err := strconv.Atoi(strings.TrimSpace(t))
-		if err != nil || n < 1 || n > 1000 {
-			return
-		}
-		s.settings.Steps = n
-		s.settings.MaskNoiseSteps = max(1, min(s.defaults.MaskNoiseSteps, n))
-		s.inputsChanged("steps", true)
-	}
-	w.seed = newEscEntry(esc)
-	w.seed.OnChanged = func(t string) {
-		if w.syncing {
-			return
-		}
-		n, err := strconv.ParseUint(strings.TrimSpace(t), 10, 64)
-		if err != nil {
-			return
-		}
-		s.settings.Seed = n
-		s.inputsChanged("seed", true)
-	}
-	dice := widget.NewButtonWithIcon("", theme.MediaReplayIcon(), func() {
-		w.seed.SetText(strconv.FormatUint(rand.Uint64N(1<<31), 10))
-	})
-	w.scheduler = newEscSelect([]string{"unipc", "ddim", "euler_ancestral", "dpmpp_2m", "dpmpp_2m_karras"}, func(v string) {
-		if w.syncing {
-			return
-		}
-		s.settings.Scheduler = v
-		s.inputsChanged("scheduler", true)
-	}, esc)
-	scale := func(name string, get func(*app.Settings) *float64, mask bool) *sliderRow {
-		var r *sliderRow
-		r = newSliderRow(name, 0, 10, 0.1, "%.1f", func(v float64) {
-			if w.syncing {
-				return
-			}
-			*get(&s.settings) = v
-			s.inputsChanged(strings.Fields(name)[0], mask)
-		}, func() { r.slider.SetValue(*get(&s.defaults)) }, esc)
-		return r
-	}
-	w.s1 = scale("s1 · image", func(st *app.Settings) *float64 { return &st.S1 }, true)
-	w.s2 = scale("s2 · latent", func(st *app.Settings) *float64 { return &st.S2 }, true)
-	w.s3 = scale("s3 · text", func(st *app.Settings) *float64 { return &st.S3 }, true)
-	w.lambda = newSliderRow("λ · mask", 0, 1, 0.01, "%.2f", func(v float64) {
-		if w.syncing {
-			return
-		}
-		s.settings.Lambda = v
-		s.inputsChanged("λ", false) // re-thresholds the cached mask: no model call
-		s.updateMaskView()
-	}, func() { w.lambda.slider.SetValue(s.defaults.Lambda) }, esc)
-
-	// Mask.
-	w.previewMask = widget.NewButtonWithIcon("Preview mask", theme.VisibilityIcon(), s.PreviewMask)
-	w.maskNormalize = newChoiceSelect(app.MaskNormalizeChoices, func(v string) {
-		if w.syncing {
-			return
-		}
-		s.settings.MaskNormalize = v
-		s.inputsChanged("mask normalisation", true) // a new N: preview the mask again
-	}, esc)
-	w.showMask = newEscCheck("Overlay", func(bool) { s.updateMaskView() }, esc)
-	w.showMask.Checked = true
-	w.opacity = newEscSlider(0.1, 1, esc)
-	w.opacity.Step = 0.05
-	w.opacity.Value = 0.55
-	w.opacity.OnChanged = func(float64) { s.updateOverlay() }
-	// Radio items keep the focus after a click and swallow Esc: drop it.
-	w.paintMode = widget.NewRadioGroup([]string{"Off", "Add", "Erase"}, func(string) { s.win.Canvas().Unfocus() })
-	w.paintMode.Horizontal = true
-	w.paintMode.Required = true
-	w.paintMode.SetSelected("Off")
-	w.brush = newEscSlider(0.5, 8, esc)
-	w.brush.Step = 0.5
-	w.brush.Value = 1.5
-	w.undo = widget.NewButtonWithIcon("Undo", theme.ContentUndoIcon(), s.Undo)
-	w.reset = widget.NewButtonWithIcon("Reset", theme.ContentClearIcon(), s.ResetMask)
-	w.softMap = canvas.NewImageFromImage(nil)
-	w.softMap.FillMode = canvas.ImageFillContain
-	w.softMap.ScaleMode = canvas.ImageScalePixels
-	w.softMap.SetMinSize(fyne.NewSize(96, 96))
-	w.maskInfo = widget.NewLabel("no mask yet")
-	w.maskInfo.Wrapping = fyne.TextWrapWord
-
-	// Run.
-	w.preserve = newEscCheck("Preserve original outside the mask", func(b bool) {
-		s.preserve = b
-		s.fa.Preferences().SetBool(PrefPreserve, b)
-		if s.shown != nil {
-			s.updateDocView()
-		}
-	}, esc)
-	w.preserve.Checked = s.preserve
-	w.useMask = newEscCheck("Mask-guided (off: baseline)", func(on bool) {
-		if on {
-			w.maskGuidance.Enable()
-		} else {
-			w.maskGuidance.Disable() // the baseline has no mask to guide with
-		}
-		s.inputsChanged("mask mode", false)
-	}, esc)
-	w.useMask.Checked = true
-	w.maskGuidance = newChoiceSelect(app.MaskGuidanceChoices, func(v string) {
-		if w.syncing {
-			return
-		}
-		s.settings.MaskGuidance = v
-		s.inputsChanged("mask guidance", false) // acts on the edit, not on the mask
-	}, esc)
-	w.edit = widget.NewButtonWithIcon("Edit", theme.MediaPlayIcon(), s.Edit)
-	w.edit.Importance = widget.HighImportance
-	w.export = widget.NewButtonWithIcon("Export…", theme.DocumentSaveIcon(), s.exportDialog)
-
 	// Status bar.
 	w.progress = widget.NewProgressBar()
 	w.progress.TextFormatter = func() string { return "" }
@@ -329,57 +148,23 @@ func (s *State) build() {
 	w.status.Truncation = fyne.TextTruncateEllipsis
 	w.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), s.Cancel)
 	w.cancel.Disable()
-	w.zoomLbl = widget.NewLabel("fit")
 
+	w.ed = newEditView(s)
 	side := container.NewVBox(
 		heading("Model pack"),
 		container.NewBorder(nil, nil, nil, w.packInfo, w.packSel),
 		w.packNote, w.firstRun,
 		widget.NewSeparator(),
-		heading("Edit"),
-		labelled("Direction", w.direction), w.target,
-		labelled("Subject", w.subject),
-		container.NewGridWithColumns(2,
-			labelled("Steps", w.steps),
-			labelled("Seed", container.NewBorder(nil, nil, nil, dice, w.seed))),
-		labelled("Scheduler", w.scheduler),
-		w.s1.row, w.s2.row, w.s3.row, w.lambda.row,
-		widget.NewSeparator(),
-		heading("Mask"),
-		w.previewMask,
-		labelled("Order", w.maskNormalize.escSelect),
-		container.NewBorder(nil, nil, w.showMask, nil, w.opacity),
-		container.NewBorder(nil, nil, widget.NewLabel("Paint"), nil, w.paintMode),
-		container.NewBorder(nil, nil, widget.NewLabel("Brush"), nil, w.brush),
-		container.NewGridWithColumns(2, w.undo, w.reset),
-		container.NewBorder(nil, nil, w.softMap, nil, w.maskInfo),
+		w.ed.side,
 	)
 	sideScroll := container.NewVScroll(container.NewPadded(side))
 	sideScroll.SetMinSize(fyne.NewSize(360, 200))
-	runBox := container.NewPadded(container.NewVBox(widget.NewSeparator(), w.preserve,
-		container.NewBorder(nil, nil, w.useMask, nil, w.maskGuidance.escSelect),
-		container.NewGridWithColumns(2, w.edit, w.export)))
-	sidePanel := container.NewBorder(nil, runBox, nil, nil, sideScroll)
-
-	fit := widget.NewButton("Fit", func() { w.view.setZoom(0, fyne.Position{}); s.updateZoomLabel() })
-	one := widget.NewButton("100%", func() { w.view.setZoom(1, centre(w.view.size)); s.updateZoomLabel() })
-	zin := widget.NewButtonWithIcon("", theme.ZoomInIcon(), func() { w.view.setZoom(w.view.scale()*1.25, centre(w.view.size)); s.updateZoomLabel() })
-	zout := widget.NewButtonWithIcon("", theme.ZoomOutIcon(), func() { w.view.setZoom(w.view.scale()/1.25, centre(w.view.size)); s.updateZoomLabel() })
-	open := widget.NewButtonWithIcon("Open…", theme.FolderOpenIcon(), s.openDialog)
-	toolbar := container.NewHBox(open, widget.NewSeparator(), fit, one, zout, zin, w.zoomLbl, layout.NewSpacer(),
-		widget.NewLabel("drag the frame to move the crop, its corner to resize"))
-	clip := container.NewScroll(w.view)
-	clip.Direction = container.ScrollNone
-
-	w.history = container.NewHBox()
-	histScroll := container.NewHScroll(w.history)
-	histScroll.SetMinSize(fyne.NewSize(100, 132))
-	editTab := container.NewBorder(toolbar, histScroll, nil, nil, clip)
+	sidePanel := container.NewBorder(nil, w.ed.run, nil, nil, sideScroll)
 
 	w.cmp = newCompareView(s)
 	w.stk = newStickerView(s)
 	w.tabs = container.NewAppTabs(
-		container.NewTabItemWithIcon("Edit", theme.DocumentCreateIcon(), editTab),
+		container.NewTabItemWithIcon("Edit", theme.DocumentCreateIcon(), w.ed.content),
 		container.NewTabItemWithIcon("Compare", theme.GridIcon(), w.cmp.content),
 		container.NewTabItemWithIcon("Stickers", theme.ColorPaletteIcon(), w.stk.content),
 	)
@@ -438,7 +223,7 @@ func (s *State) setRunning(j *job, on bool) {
 		w.progress.Show()
 		w.cancel.Enable()
 		w.progress.SetValue(0)
-		w.progress.TextFormatter = func() string { return j.name }
+		w.progress.TextFormatter = func() string { return j.kind.String() }
 		w.progress.Refresh()
 		return
 	}
@@ -446,7 +231,7 @@ func (s *State) setRunning(j *job, on bool) {
 	w.progress.Hide()
 	w.progress.TextFormatter = func() string { return "" }
 	w.progress.SetValue(0)
-	w.view.setPreview(nil)
+	w.ed.view.setPreview(nil)
 }
 
 func (s *State) showProgress(j *job, p app.Progress) {
@@ -462,9 +247,9 @@ func (s *State) showProgress(j *job, p app.Progress) {
 	txt += s.eta.left(p, time.Now())
 	w.progress.TextFormatter = func() string { return p.Phase }
 	w.progress.Refresh()
-	s.status(j.name + ": " + txt)
-	if p.Preview != nil && s.doc != nil && (j.name == jobEdit || j.name == jobCompare) {
-		w.view.setPreview(p.Preview)
+	s.status(j.kind.String() + ": " + txt)
+	if p.Preview != nil && s.doc != nil && j.kind.showsPreview() {
+		w.ed.view.setPreview(p.Preview)
 	}
 }
 
@@ -505,7 +290,7 @@ func (s *State) updatePackPicker() {
 func (s *State) updatePackInfo() {
 	w := s.w
 	var notes []string
-	if s.pack != nil && isDemo(s.pack) {
+	if app.IsDemo(s.pack) {
 		notes = append(notes, "demo: tints a region, not a trained editor")
 	}
 	notes = append(notes, app.PackWarnings(s.eng)...) // e.g. a vae_encoder that samples
@@ -519,23 +304,26 @@ func (s *State) updatePackInfo() {
 
 // syncSettingsToWidgets copies s.settings into the controls.
 func (s *State) syncSettingsToWidgets() {
-	w := s.w
-	if w == nil {
-		return
+	if s.w != nil {
+		s.w.ed.showSettings(s.settings, s.eng)
 	}
+}
+
+// showSettings puts st into the controls; eng (may be nil) gives the
+// pack's directions and subjects.
+func (w *editView) showSettings(st app.Settings, eng *app.Engine) {
 	w.syncing = true
 	defer func() { w.syncing = false }()
-	st := s.settings
 	var labels []string
 	sel := ""
-	if s.eng != nil {
-		for _, d := range s.eng.Manifest().Directions {
+	if eng != nil {
+		for _, d := range eng.Manifest().Directions {
 			labels = append(labels, d.Label)
 			if d.ID == st.Direction {
 				sel = d.Label
 			}
 		}
-		w.subject.SetOptions(s.eng.Manifest().Subjects)
+		w.subject.SetOptions(eng.Manifest().Subjects)
 	}
 	w.direction.SetOptions(labels)
 	if sel != "" {
@@ -607,7 +395,7 @@ func (s *State) updateDocView() {
 // was made with; the full-resolution blend, costly on big photos, is made
 // in the background when the crop is shown bigger than the model's output.
 func (s *State) updateCanvas() {
-	v := s.w.view
+	v := s.w.ed.view
 	if s.doc == nil {
 		v.setImage(nil, image.Rectangle{})
 		v.setResult(nil)
@@ -673,7 +461,7 @@ func (s *State) wantFull() {
 	if s.fullFor(k) != nil || s.fullWant[k] {
 		return
 	}
-	if m := modelImage(r, k.preserve); m != nil && float64(s.w.view.scale())*float64(r.Crop.Dx()) <= float64(m.Bounds().Dx()) {
+	if m := modelImage(r, k.preserve); m != nil && float64(s.w.ed.view.scale())*float64(r.Crop.Dx()) <= float64(m.Bounds().Dx()) {
 		return // the model-resolution image already shows every canvas pixel
 	}
 	if s.fullWant == nil {
@@ -700,10 +488,10 @@ func (s *State) wantFull() {
 
 // updateMaskView re-thresholds the cached mask: never a model call.
 func (s *State) updateMaskView() {
-	w := s.w
-	if w == nil {
+	if s.w == nil {
 		return
 	}
+	w := s.w.ed
 	var m *app.Mask
 	if s.doc != nil {
 		m = s.doc.Mask()
@@ -736,10 +524,10 @@ func (s *State) updateMaskView() {
 }
 
 func (s *State) updateOverlay() {
-	w := s.w
-	if w == nil {
+	if s.w == nil {
 		return
 	}
+	w := s.w.ed
 	if !w.showMask.Checked || s.shown != nil {
 		w.view.setOverlay(nil)
 		return
@@ -753,32 +541,33 @@ func (s *State) updateOverlay() {
 
 // OverlayShown is the overlay on the canvas (tests compare it).
 func (s *State) OverlayShown() image.Image {
-	if s.w.view.overlay.Hidden {
+	if s.w.ed.view.overlay.Hidden {
 		return nil
 	}
-	return s.w.view.overlay.Image
+	return s.w.ed.view.overlay.Image
 }
 
 func (s *State) updateZoomLabel() {
-	v := s.w.view
+	ed := s.w.ed
+	v := ed.view
 	s.wantFull() // zooming in may need the full-resolution blend
 	if v.zoom == 0 {
-		s.w.zoomLbl.SetText(fmt.Sprintf("fit (%.0f%%)", 100*v.scale()))
+		ed.zoomLbl.SetText(fmt.Sprintf("fit (%.0f%%)", 100*v.scale()))
 		return
 	}
-	s.w.zoomLbl.SetText(fmt.Sprintf("%.0f%%", 100*v.zoom))
+	ed.zoomLbl.SetText(fmt.Sprintf("%.0f%%", 100*v.zoom))
 }
 
 func (s *State) painting() bool {
-	return s.w != nil && s.w.paintMode.Selected != "Off" && s.w.paintMode.Selected != "" && s.shown == nil
+	return s.w != nil && s.w.ed.paintMode.Selected != "Off" && s.w.ed.paintMode.Selected != "" && s.shown == nil
 }
 
-func (s *State) paintAdds() bool      { return s.w.paintMode.Selected != "Erase" }
-func (s *State) brushRadius() float64 { return s.w.brush.Value }
+func (s *State) paintAdds() bool      { return s.w.ed.paintMode.Selected != "Erase" }
+func (s *State) brushRadius() float64 { return s.w.ed.brush.Value }
 
 // updateHistory rebuilds the history strip.
 func (s *State) updateHistory() {
-	w := s.w
+	w := s.w.ed
 	w.history.RemoveAll()
 	if s.doc == nil {
 		return

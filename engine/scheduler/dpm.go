@@ -80,6 +80,9 @@ func (s *dpm) SetTimesteps(n int) error {
 			last = s.train.sigmas[0]
 		}
 	}
+	if err := checkDistinctSigmas(ts, sigmas, n); err != nil {
+		return err
+	}
 	s.timesteps, s.sigmas = ts, append(sigmas, last)
 	s.Reset()
 	return nil

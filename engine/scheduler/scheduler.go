@@ -305,3 +305,17 @@ func AffineStep(name string, cfg Config) bool {
 	}
 	return !resolve(ddimDefaults(), cfg).ClipSample
 }
+
+// checkDistinctSigmas refuses a schedule in which two consecutive steps have
+// the same sigma. A multistep solver divides by the step's log-SNR change,
+// which is then zero: diffusers' UniPC and DPM++ return NaN there. It
+// happens with linspace spacing when the step count nears
+// num_train_timesteps (1000 of 1000 rounds two steps to t = 500).
+func checkDistinctSigmas(ts, sigmas []float64, n int) error {
+	for i := 1; i < len(ts); i++ {
+		if sigmas[i] == sigmas[i-1] {
+			return fmt.Errorf("%w: %d steps give timestep %g twice (steps %d and %d); use fewer steps", ErrSteps, n, ts[i], i, i+1)
+		}
+	}
+	return nil
+}

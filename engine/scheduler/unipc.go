@@ -112,6 +112,9 @@ func (s *uniPC) SetTimesteps(n int) error {
 		}
 		sigmas = append(sigmas, last)
 	}
+	if err := checkDistinctSigmas(ts, sigmas[:len(ts)], n); err != nil {
+		return err
+	}
 	s.timesteps, s.sigmas = ts, sigmas
 	s.Reset()
 	return nil
