@@ -159,8 +159,11 @@ func NewStatsRecord(s engine.Stats) StatsRecord {
 }
 
 // NewRecord describes a result.
-func NewRecord(e *engine.Engine, doc *Doc, r *engine.Result, o ExportOptions) Record {
-	pa, pb, _ := e.Prompts(r.Settings)
+func NewRecord(e *engine.Engine, doc *Doc, r *engine.Result, o ExportOptions) (Record, error) {
+	pa, pb, err := e.Prompts(r.Settings)
+	if err != nil {
+		return Record{}, fmt.Errorf("describe the result: %w", err)
+	}
 	c := r.Crop
 	rec := Record{Likeness: Version, Time: time.Now().UTC(), Mode: r.Mode, Input: recordedInput(doc.Path, o.RecordPath), Crop: [4]int{c.Min.X, c.Min.Y, c.Dx(), c.Dy()},
 		Output: map[Output]string{OutputFull: "full", OutputModelRes: "model-res"}[o.Output], Preserve: o.Preserve,
@@ -186,7 +189,7 @@ func NewRecord(e *engine.Engine, doc *Doc, r *engine.Result, o ExportOptions) Re
 		}
 		rec.MaskArea = float64(n) / float64(len(r.Mask))
 	}
-	return rec
+	return rec, nil
 }
 
 // recordedInput is how a record names the input photo: its file name, or
@@ -215,7 +218,10 @@ func Providers(e *engine.Engine) map[string]string {
 
 // Metadata builds what exports embed: A1111 "parameters" and the full record.
 func Metadata(e *engine.Engine, doc *Doc, r *engine.Result, o ExportOptions) (*export.Metadata, error) {
-	rec := NewRecord(e, doc, r, o)
+	rec, err := NewRecord(e, doc, r, o)
+	if err != nil {
+		return nil, err
+	}
 	js, err := json.Marshal(rec)
 	if err != nil {
 		return nil, fmt.Errorf("encode settings: %w", err)

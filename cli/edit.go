@@ -107,7 +107,10 @@ func runEdit(ctx context.Context, env *env, args []string) error {
 	}
 	pr.done()
 	if f.json {
-		rec := app.NewRecord(eng, doc, r, o)
+		rec, err := app.NewRecord(eng, doc, r, o)
+		if err != nil {
+			return err
+		}
 		rec.Input, rec.Output = f.input, out // as typed: this goes to the user's terminal, not into the file
 		return printJSON(env.stdout, rec)
 	}

@@ -36,7 +36,7 @@ func addEditFlags(fs *flag.FlagSet) *editFlags {
 	fs.StringVar(&f.direction, "direction", "", "a direction id of the pack (default: its first)")
 	fs.StringVar(&f.target, "target", "", "free-text target instead of a direction")
 	fs.StringVar(&f.subject, "subject", "", "subject word in the prompts (default: the pack's first)")
-	fs.StringVar(&f.scheduler, "scheduler", "", "unipc, ddim, euler_ancestral, dpmpp_2m or dpmpp_2m_karras (default: the pack's)")
+	fs.StringVar(&f.scheduler, "scheduler", "", orList(app.Schedulers())+" (default: the pack's)")
 	fs.Float64Var(&f.s1, "s1", 0, "image-token guidance scale (default: the pack's)")
 	fs.Float64Var(&f.s2, "s2", 0, "input-latent guidance scale (default: the pack's)")
 	fs.Float64Var(&f.s3, "s3", 0, "text guidance scale (default: the pack's)")
@@ -133,4 +133,12 @@ func parseCrop(s string) (image.Rectangle, error) {
 		return image.Rectangle{}, usageErr("--crop %q: width and height must be positive", s)
 	}
 	return image.Rect(v[0], v[1], v[0]+v[2], v[1]+v[3]), nil
+}
+
+// orList joins names as "a, b or c" for flag help.
+func orList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }

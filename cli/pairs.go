@@ -53,7 +53,7 @@ func runPairs(ctx context.Context, env *env, args []string) error {
 	fs.Float64Var(&s.SD, "sd", d.SD, "s'_d: weight of the shared prompt's prediction")
 	fs.Float64Var(&s.SA, "sa", d.SA, "s'_a: weight of the source prompt's prediction on the left half")
 	fs.Float64Var(&s.SB, "sb", d.SB, "s'_b: weight of the target prompt's prediction on the right half")
-	fs.StringVar(&s.Scheduler, "scheduler", d.Scheduler, "sampler: euler_ancestral (stochastic, as the paper's), unipc, ddim, dpmpp_2m or dpmpp_2m_karras")
+	fs.StringVar(&s.Scheduler, "scheduler", d.Scheduler, "sampler: "+orList(app.Schedulers())+"; the paper's pairs use euler_ancestral (stochastic)")
 	fs.Uint64Var(&s.Seed, "seed", d.Seed, "random seed; pair i has its own seed derived from it")
 	split := fs.String("split", "train", "the index's split: train, val or test")
 	sheet := fs.Int("sheet", 8, "pairs on the contact sheet (0: none)")

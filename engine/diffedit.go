@@ -89,24 +89,7 @@ func (e *Engine) DiffEdit(ctx context.Context, enc *Encoded, s Settings, ratio f
 			}
 		}
 	}
-	s3 := float32(s.S3)
-	z, err := e.denoise(j, sc, slices.Clone(inv[from]), from, []cond{{text: tnull}, {text: tb}},
-		func(eps [][]float32, out []float32) {
-			for i := range out {
-				out[i] = eps[0][i] + s3*(eps[1][i]-eps[0][i])
-			}
-		}, after, ModeDiffEdit)
-	if err != nil {
-		return nil, err
-	}
-	res, err := e.finish(j, enc, z, mask, ModeDiffEdit)
-	if err != nil {
-		return nil, err
-	}
-	res.Settings, res.Strength = s, ratio
-	res.Stats = e.stats(r)
-	res.Stats.Phases, res.Stats.PhaseORT = j.phases, j.inORT
-	return res, nil
+	return e.textGuided(r, enc, s, sc, slices.Clone(inv[from]), from, tnull, tb, after, mask, ratio, ModeDiffEdit)
 }
 
 // diffEditMask is step 1 of DiffEdit: the mask from the difference of the

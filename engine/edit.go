@@ -344,7 +344,7 @@ func (e *Engine) SDEdit(ctx context.Context, enc *Encoded, s Settings, strength 
 	if err != nil {
 		return nil, err
 	}
-	j, tnull, tb := r.j, r.null, r.target
+	tnull, tb := r.null, r.target
 	// diffusers img2img: init_timestep = min(int(steps·strength), steps).
 	from := s.Steps - min(int(float64(s.Steps)*strength), s.Steps)
 	if from >= s.Steps {
@@ -356,17 +356,26 @@ func (e *Engine) SDEdit(ctx context.Context, enc *Encoded, s Settings, strength 
 	}
 	t0 := sc.Timesteps()[from]
 	z := sc.AddNoise(enc.Z0, s.initial(len(enc.Z0)), t0)
+	return e.textGuided(r, enc, s, sc, z, from, tnull, tb, nil, nil, strength, ModeSDEdit)
+}
+
+// textGuided is the sampling half SDEdit and DiffEdit share: plain
+// classifier-free text guidance, ε = ε(∅) + s3·(ε(p_b) − ε(∅)), from
+// timestep index from; after (may be nil) changes the sample after each step
+// and mask (may be nil) is the result's mask.
+func (e *Engine) textGuided(r *run, enc *Encoded, s Settings, sc scheduler.Scheduler, z []float32, from int,
+	tnull, tb []float32, after func(i int, z []float32), mask []bool, strength float64, mode string) (*Result, error) {
+	j := r.j
 	s3 := float32(s.S3)
-	conds := []cond{{text: tnull}, {text: tb}}
-	z, err = e.denoise(j, sc, z, from, conds, func(eps [][]float32, out []float32) {
+	z, err := e.denoise(j, sc, z, from, []cond{{text: tnull}, {text: tb}}, func(eps [][]float32, out []float32) {
 		for i := range out {
 			out[i] = eps[0][i] + s3*(eps[1][i]-eps[0][i])
 		}
-	}, nil, ModeSDEdit)
+	}, after, mode)
 	if err != nil {
 		return nil, err
 	}
-	res, err := e.finish(j, enc, z, nil, ModeSDEdit)
+	res, err := e.finish(j, enc, z, mask, mode)
 	if err != nil {
 		return nil, err
 	}

@@ -271,7 +271,7 @@ func TestPackSwitchDropsMask(t *testing.T) {
 	h.open(astronaut)
 	test.Tap(s.w.ed.previewMask)
 	h.idle()
-	if s.doc.Mask() == nil || s.OverlayShown() == nil {
+	if s.doc.Mask() == nil || overlayShown(s) == nil {
 		t.Fatalf("no mask: %v", rec(s).lastErr)
 	}
 	s.comparison = &app.Comparison{Panels: []app.Panel{{Label: "a", Image: solid(8)}, {Label: "b", Image: solid(8)}}}
@@ -282,7 +282,7 @@ func TestPackSwitchDropsMask(t *testing.T) {
 	if s.eng == old || s.pack.Dir != other.Dir {
 		t.Fatalf("pack not switched: %v", rec(s).lastErr)
 	}
-	if s.doc.Mask() != nil || s.OverlayShown() != nil {
+	if s.doc.Mask() != nil || overlayShown(s) != nil {
 		t.Error("the previous pack's mask is still shown")
 	}
 	if s.comparison != nil || len(s.w.cmp.imgs) != 0 {

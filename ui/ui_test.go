@@ -173,15 +173,15 @@ func TestMaskLambdaPaintUndo(t *testing.T) {
 	if evals == 0 {
 		t.Fatal("mask reported no UNet evaluations")
 	}
-	before := countOn(s.OverlayShown())
+	before := countOn(overlayShown(s))
 
 	// λ re-thresholds the cached mask: the overlay changes, no model runs.
 	s.w.ed.lambda.slider.SetValue(0.05)
 	h.idle()
-	low := countOn(s.OverlayShown())
+	low := countOn(overlayShown(s))
 	s.w.ed.lambda.slider.SetValue(0.9)
 	h.idle()
-	high := countOn(s.OverlayShown())
+	high := countOn(overlayShown(s))
 	if low <= high {
 		t.Errorf("overlay did not follow λ: %d cells at 0.05, %d at 0.9 (%d before)", low, high, before)
 	}
@@ -209,7 +209,7 @@ func TestMaskLambdaPaintUndo(t *testing.T) {
 	// Paint a stroke in the centre of the crop, then undo it.
 	s.w.ed.lambda.slider.SetValue(1) // nothing above λ: an empty mask to paint on
 	h.idle()
-	if n := countOn(s.OverlayShown()); n != 0 {
+	if n := countOn(overlayShown(s)); n != 0 {
 		t.Fatalf("mask at λ=1 has %d cells", n)
 	}
 	s.w.ed.paintMode.SetSelected("Add")
@@ -219,7 +219,7 @@ func TestMaskLambdaPaintUndo(t *testing.T) {
 	v.Dragged(&fyne.DragEvent{PointEvent: fyne.PointEvent{Position: mid}, Dragged: fyne.Delta{DX: 1}})
 	v.Dragged(&fyne.DragEvent{PointEvent: fyne.PointEvent{Position: mid.Add(fyne.NewPos(20, 0))}, Dragged: fyne.Delta{DX: 20}})
 	v.DragEnd()
-	painted := countOn(s.OverlayShown())
+	painted := countOn(overlayShown(s))
 	if painted == 0 || !s.doc.Painted() {
 		t.Fatalf("painting added no cells (%d)", painted)
 	}
@@ -227,12 +227,12 @@ func TestMaskLambdaPaintUndo(t *testing.T) {
 		t.Error("painting ran a model")
 	}
 	test.Tap(s.w.ed.undo)
-	if n := countOn(s.OverlayShown()); n != 0 || s.doc.Painted() {
+	if n := countOn(overlayShown(s)); n != 0 || s.doc.Painted() {
 		t.Errorf("undo left %d painted cells", n)
 	}
 	// Erase after add, then reset.
 	v.Tapped(&fyne.PointEvent{Position: mid})
-	if countOn(s.OverlayShown()) == 0 {
+	if countOn(overlayShown(s)) == 0 {
 		t.Fatal("a tap painted nothing")
 	}
 	test.Tap(s.w.ed.reset)

@@ -1,6 +1,9 @@
 package ui
 
-import "sync/atomic"
+import (
+	"image"
+	"sync/atomic"
+)
 
 // recorder is the tests' watcher: it keeps what State tells it about
 // background work, so tests read outcomes without fields on State.
@@ -23,3 +26,11 @@ func (r *recorder) working(delta int)             { r.busy.Add(int32(delta)) }
 
 // rec is s's recorder; every test State gets one from newState's callers.
 func rec(s *State) *recorder { return s.watch.(*recorder) }
+
+// overlayShown is the mask overlay on the canvas, nil when hidden.
+func overlayShown(s *State) image.Image {
+	if s.w.ed.view.overlay.Hidden {
+		return nil
+	}
+	return s.w.ed.view.overlay.Image
+}

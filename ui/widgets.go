@@ -539,14 +539,6 @@ func (s *State) updateOverlay() {
 	}
 }
 
-// OverlayShown is the overlay on the canvas (tests compare it).
-func (s *State) OverlayShown() image.Image {
-	if s.w.ed.view.overlay.Hidden {
-		return nil
-	}
-	return s.w.ed.view.overlay.Image
-}
-
 func (s *State) updateZoomLabel() {
 	ed := s.w.ed
 	v := ed.view

@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"likeness/internal/bytesize"
 )
 
 // Limits on what Load and Decode accept. A decoder given a bomb dies with a
@@ -69,8 +71,8 @@ func Load(path string) (*Photo, error) {
 		return nil, &PhotoError{Path: path, Err: errors.New("is a directory, not an image")}
 	}
 	if st.Size() > maxFileSize {
-		return nil, &PhotoError{Path: path, Err: fmt.Errorf("%w: file is %d MB, over the %d MB limit",
-			ErrTooLarge, st.Size()>>20, maxFileSize>>20)}
+		return nil, &PhotoError{Path: path, Err: fmt.Errorf("%w: file is %s, over the %s limit",
+			ErrTooLarge, bytesize.Format(st.Size()), bytesize.Format(maxFileSize))}
 	}
 	return decodeReader(f, path, st.Size())
 }
@@ -90,8 +92,8 @@ func decodeReader(r io.Reader, name string, sizeHint int64) (*Photo, error) {
 		return nil, &PhotoError{Path: name, Err: fmt.Errorf("read: %w", err)}
 	}
 	if int64(buf.Len()) > maxFileSize {
-		return nil, &PhotoError{Path: name, Err: fmt.Errorf("%w: file is over the %d MB limit",
-			ErrTooLarge, maxFileSize>>20)}
+		return nil, &PhotoError{Path: name, Err: fmt.Errorf("%w: file is over the %s limit",
+			ErrTooLarge, bytesize.Format(maxFileSize))}
 	}
 	p, err := decodeBytes(buf.Bytes())
 	if err != nil {
