@@ -123,9 +123,11 @@ func (c *Comparison) Image() *image.NRGBA {
 			labels[i] += fmt.Sprintf(" · PSNR out %s", fmtDB(p.Metrics.PSNROut))
 		}
 	}
+	// Panels of a small pack (128 px) are enlarged to 256 so that their
+	// labels, which carry the metrics, fit under them.
 	cell := 256
 	if len(imgs) > 0 {
-		cell = imgs[0].Bounds().Dx()
+		cell = max(cell, imgs[0].Bounds().Dx())
 	}
 	return compose.Sheet(imgs, labels, len(imgs), cell, color.White)
 }

@@ -191,8 +191,8 @@ func runCalibrate(ctx context.Context, env *env, f *editFlags, eng *engine.Engin
 	ch := c.Choice
 	fmt.Fprintf(env.stdout, "calibrated %s on %d validation pairs: lambda %g, mask_normalize %s, mask_guidance %s\n",
 		eng.Pack.Name, c.Pairs, ch.Lambda, ch.MaskNormalize, ch.MaskGuidance)
-	fmt.Fprintf(env.stdout, "  product SSIM %s, mask recall %s, mask area × %s (over %d settings tried)\n",
-		num4(ch.ProductSSIM), num4(ch.MaskRecall), num2(ch.MaskAreaRatio), len(c.Trials))
+	fmt.Fprintf(env.stdout, "  product SSIM %s, mask recall %s (less one standard error %s), mask area × %s (over %d settings tried)\n",
+		num4(ch.ProductSSIM), num4(ch.MaskRecall), num4(ch.MaskRecallLow), num2(ch.MaskAreaRatio), len(c.Trials))
 	fmt.Fprintf(env.stdout, "  rule: %s\n", c.Rule)
 	if c.Note != "" {
 		fmt.Fprintf(env.stdout, "  note: %s\n", c.Note)

@@ -361,3 +361,29 @@ func TestWriteDefaultsKeepsTheRest(t *testing.T) {
 		t.Error("a refused manifest was written")
 	}
 }
+
+// A mean recall that only just reaches 0.9 over a few scattered pairs does
+// not meet the rule; the same mean from pairs that agree does.
+func TestMeetsRecallNeedsAMargin(t *testing.T) {
+	of := func(vs ...float64) mean {
+		var m mean
+		for _, v := range vs {
+			m.add(v)
+		}
+		return m
+	}
+	scattered := of(0.99, 0.82, 0.99, 0.82) // mean 0.905, standard error 0.049
+	agreeing := of(0.91, 0.90, 0.91, 0.90)  // mean 0.905, standard error 0.003
+	if meetsRecall(scattered) {
+		t.Errorf("scattered recalls (mean %v, low %v) meet the rule", scattered.value(), scattered.lower())
+	}
+	if !meetsRecall(agreeing) {
+		t.Errorf("agreeing recalls (mean %v, low %v) miss the rule", agreeing.value(), agreeing.lower())
+	}
+	if got, want := float64(scattered.lower()), 0.905-0.049075; math.Abs(got-want) > 1e-4 {
+		t.Errorf("lower %v, want %v", got, want)
+	}
+	if !meetsRecall(of(0.95)) || meetsRecall(of(0.85)) {
+		t.Error("a single pair is judged by its recall")
+	}
+}

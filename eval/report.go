@@ -66,15 +66,29 @@ type Row struct {
 
 // mean averages the finite values; NaN when there are none.
 type mean struct {
-	sum float64
-	n   int
+	sum, sq float64
+	n       int
 }
 
 func (m *mean) add(v float64) {
 	if !math.IsNaN(v) && !math.IsInf(v, 0) {
 		m.sum += v
+		m.sq += v * v
 		m.n++
 	}
+}
+
+// lower is the mean less one standard error (sample standard deviation over
+// √n): what a mean from this few pairs can be trusted to reach. NaN with
+// fewer than two values.
+func (m mean) lower() Num {
+	if m.n < 2 {
+		return Num(math.NaN())
+	}
+	n := float64(m.n)
+	mu := m.sum / n
+	v := max(0, (m.sq-n*mu*mu)/(n-1))
+	return Num(mu - math.Sqrt(v/n))
 }
 
 func (m mean) value() Num {

@@ -8,9 +8,10 @@
 #      pack instead of step 1 and the first two fine-tunes (the 0.2 packs were
 #      made that way, from the 0.1 packs' autoencoder);
 #   2. the two MCDMs side by side, one thread each (on 2 cores that beats two
-#      threads each): 1,200 training identities, batch 16, 88 minutes each,
+#      threads each): 1,200 training identities, batch 16, 80 minutes each,
 #      source-residual UNet (nets.py), about 1 step/s;
-#   3. export with float16-stored weights and the last decoder, then
+#   3. export with float16-stored weights, the last decoder and the guidance
+#      scales of export.py's DEFAULTS (chosen on validation pairs), then
 #      `likeness eval --calibrate` on validation identities writes lambda and
 #      the mask normalisation.
 # RUNS (default ./runs) keeps checkpoints. Needs the likeness binary for step 3
@@ -21,7 +22,7 @@ repo=$(cd "$here/../.." && pwd)
 PY=${PYTHON:-/usr/bin/python3}
 L=${LIKENESS:-$repo/bin/likeness}
 RUNS=${RUNS:-$repo/runs}
-MCDM_MINUTES=${MCDM_MINUTES:-88}
+MCDM_MINUTES=${MCDM_MINUTES:-80}
 out=${OUT:-$repo/models/starter/packs}
 export PYTHONPATH=$here OMP_NUM_THREADS=1
 start=$(date +%s)
