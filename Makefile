@@ -78,7 +78,9 @@ bench-sd: build ort
 screenshot:
 	@bash packaging/install-deps.sh screenshot
 	$(MAKE) build ort
-	SCREEN_SIZE=1280x800 SCREENSHOT_KEYS=ctrl+m bash packaging/screenshot.sh $(BIN) docs/screenshot.png
+	SCREEN_SIZE=1280x800 SCREENSHOT_KEYS="ctrl+m ctrl+Return" SCREENSHOT_KEY_WAIT=10 \
+	  SCREENSHOT_PACK=$(abspath models/starter/packs/cartoon-expressions) SCREENSHOT_PHOTO=$(abspath assets/samples/cartoon-2.png) \
+	  bash packaging/screenshot.sh $(BIN) docs/screenshot.png
 
 # likeness.exe (no console), likeness-cli.exe, onnxruntime.dll and DirectML.dll,
 # with icon and version resources, into bin/windows (packaging/windows.sh).

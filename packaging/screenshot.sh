@@ -6,7 +6,9 @@ set -euo pipefail
 bin=${1:?usage: screenshot.sh BIN OUT}
 out=${2:?usage: screenshot.sh BIN OUT}
 here=$(cd "$(dirname "$0")/.." && pwd)
-photo=$here/testdata/testimages/portrait_astronaut_eileen_collins.png
+# SCREENSHOT_PHOTO and SCREENSHOT_PACK (a pack folder, installed instead of the
+# analytic demo) choose what the window shows.
+photo=${SCREENSHOT_PHOTO:-$here/testdata/testimages/portrait_astronaut_eileen_collins.png}
 [ -f "$photo" ] || { echo "screenshot: no test photo at $photo" >&2; exit 1; }
 bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 mkdir -p "$(dirname "$out")"
@@ -40,7 +42,11 @@ done
 export XDG_DATA_HOME=$tmp/data XDG_CONFIG_HOME=$tmp/config XDG_CACHE_HOME=${XDG_CACHE_HOME:-$HOME/.cache}
 store=$XDG_DATA_HOME/likeness/packs
 mkdir -p "$store"
-"$bin" models synth --out "$store/likeness-demo" >/dev/null
+if [ -n "${SCREENSHOT_PACK:-}" ]; then
+  "$bin" models install "$SCREENSHOT_PACK" >/dev/null
+else
+  "$bin" models synth --out "$store/likeness-demo" >/dev/null
+fi
 
 export DISPLAY=$display LIBGL_ALWAYS_SOFTWARE=1 FYNE_SCALE=${FYNE_SCALE:-1}
 "$bin" "$photo" >"$tmp/app.log" 2>&1 &
