@@ -555,3 +555,33 @@ func TestPackWarningsSamplingVAE(t *testing.T) {
 		t.Fatalf("warnings %q", w)
 	}
 }
+
+// IsDemo knows an analytic pack by its manifest, not by its folder or name,
+// and never takes a trained pack for one.
+func TestIsDemoByManifest(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "portrait-editor")
+	if _, err := synth.Write(dir, synth.Options{Resolution: 64}); err != nil {
+		t.Fatal(err)
+	}
+	repo, err := filepath.Abs(filepath.Join("..", "models", "starter", "packs", "cartoon-expressions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		p    *Pack
+		want bool
+	}{
+		{&Pack{Dir: dir, Name: "Portrait editor"}, true},
+		{&Pack{Dir: repo, Name: "Cartoon expressions"}, false},
+		{&Pack{Dir: filepath.Join(t.TempDir(), DemoPackName), Name: "a demo that is not there"}, false},
+		{nil, false},
+	} {
+		if got := IsDemo(tc.p); got != tc.want {
+			name := "nil"
+			if tc.p != nil {
+				name = tc.p.Name
+			}
+			t.Errorf("IsDemo(%s) = %v, want %v", name, got, tc.want)
+		}
+	}
+}

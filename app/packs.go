@@ -1,11 +1,9 @@
 package app
 
 import (
-	"path/filepath"
-	"strings"
-
 	"likeness/engine/scheduler"
 	"likeness/models"
+	"likeness/models/synth"
 )
 
 // ServesBaselines reports whether p can run a comparison's SDEdit and
@@ -24,10 +22,15 @@ func BaselinePack(packs []*Pack) *Pack {
 }
 
 // IsDemo reports whether p is a demo that tints a region instead of a
-// trained editor: the pack CreateDemoPack writes (folder DemoPackName), or
-// a pack that calls itself a demo.
+// trained editor: an analytic pack (its manifest carries the closed forms'
+// parameters, as every pack `likeness models synth` and CreateDemoPack
+// write does), whatever its folder or name.
 func IsDemo(p *Pack) bool {
-	return p != nil && (filepath.Base(p.Dir) == DemoPackName || strings.Contains(strings.ToLower(p.Name), "demo"))
+	if p == nil {
+		return false
+	}
+	_, err := synth.Load(p.Dir)
+	return err == nil
 }
 
 // Schedulers are the scheduler names Settings.Scheduler accepts, in the
