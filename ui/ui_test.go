@@ -8,6 +8,7 @@ import (
 	"likeness/internal/shared"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -444,6 +445,40 @@ func TestCompareAndStickers(t *testing.T) {
 	paths, err := s.stickers.Export(t.TempDir(), "png", s.doc, false)
 	if err != nil || len(paths) != 1+len(s.stickers.Directions) {
 		t.Errorf("sticker export %v %v", paths, err)
+	}
+}
+
+// With an sd pack in the store the Compare tab adds the SDEdit and DiffEdit
+// baselines, and each can be picked for the before/after split.
+func TestCompareShowsDiffEdit(t *testing.T) {
+	h := newHarness(t)
+	s := h.s
+	if _, err := synth.Write(filepath.Join(s.a.Store.Root, "sd-analytic"), synth.Options{Kind: "sd", Resolution: 128}); err != nil {
+		t.Fatal(err)
+	}
+	s.refreshPacks(nil)
+	h.idle()
+	h.open(astronaut)
+	s.RunCompare()
+	h.idle()
+	if s.comparison == nil {
+		t.Fatalf("compare: %v", rec(s).lastErr)
+	}
+	var labels []string
+	for _, p := range s.comparison.Panels {
+		labels = append(labels, p.Label)
+	}
+	got := strings.Join(labels, " | ")
+	for _, want := range []string{"SDEdit 0.5", "SDEdit 0.8", "DiffEdit 0.8"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("panels %q lack %q", got, want)
+		}
+	}
+	if n := len(s.w.cmp.imgs); n != len(labels) {
+		t.Errorf("the tab shows %d panels of %d", n, len(labels))
+	}
+	if !slices.Contains(s.w.cmp.a.Options, labels[len(labels)-1]) {
+		t.Errorf("the split cannot pick %q: %v", labels[len(labels)-1], s.w.cmp.a.Options)
 	}
 }
 
