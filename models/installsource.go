@@ -124,30 +124,45 @@ func scanDir(root string) ([]entry, error) {
 			return err
 		}
 		rel := filepath.ToSlash(r)
-		if junk(rel) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		info, err := d.Info() // Lstat: links are not followed
-		if err != nil {
+		info, err := admit(p, rel, d, len(entries)) // Lstat: links are not followed
+		if info == nil {
 			return err
 		}
-		if why := special(info.Mode()); why != "" {
-			return newPackError(ErrUnsafePath, nil, "%s %s; refusing to install it", p, why)
-		}
-		if len(entries) >= maxEntries {
-			return newPackError(ErrTooLarge, nil, "the folder has more than %d files", maxEntries)
-		}
-		e := entry{rel: rel, dir: d.IsDir(), path: p, info: info}
-		if !e.dir {
-			e.size = info.Size()
-		}
-		entries = append(entries, e)
+		entries = append(entries, entry{rel: rel, dir: d.IsDir(), path: p, info: info, size: fileSize(info)})
 		return nil
 	})
 	return entries, err
+}
+
+// admit applies the rules scanDir and scanFS share to one walked entry:
+// junk is skipped (nil info, with fs.SkipDir for a folder), special files
+// and more than maxEntries entries are refused. n is the count so far.
+func admit(p, rel string, d fs.DirEntry, n int) (fs.FileInfo, error) {
+	if junk(rel) {
+		if d.IsDir() {
+			return nil, fs.SkipDir
+		}
+		return nil, nil
+	}
+	info, err := d.Info()
+	if err != nil {
+		return nil, err
+	}
+	if why := special(info.Mode()); why != "" {
+		return nil, newPackError(ErrUnsafePath, nil, "%s %s; refusing to install it", p, why)
+	}
+	if n >= maxEntries {
+		return nil, newPackError(ErrTooLarge, nil, "the folder has more than %d files", maxEntries)
+	}
+	return info, nil
+}
+
+// fileSize is a walked entry's size in bytes, 0 for a folder.
+func fileSize(info fs.FileInfo) int64 {
+	if info.IsDir() {
+		return 0
+	}
+	return info.Size()
 }
 
 // scanFS lists the folder dir of fsys like scanDir lists a folder on disk.
@@ -167,27 +182,11 @@ func scanFS(fsys fs.FS, dir string) ([]entry, error) {
 		if dir == "." {
 			rel = p
 		}
-		if junk(rel) {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
+		info, err := admit(p, rel, d, len(entries))
+		if info == nil {
 			return err
 		}
-		if why := special(info.Mode()); why != "" {
-			return newPackError(ErrUnsafePath, nil, "%s %s; refusing to install it", p, why)
-		}
-		if len(entries) >= maxEntries {
-			return newPackError(ErrTooLarge, nil, "the folder has more than %d files", maxEntries)
-		}
-		e := entry{rel: rel, dir: d.IsDir(), fsys: fsys, fpath: p}
-		if !e.dir {
-			e.size = info.Size()
-		}
-		entries = append(entries, e)
+		entries = append(entries, entry{rel: rel, dir: d.IsDir(), fsys: fsys, fpath: p, size: fileSize(info)})
 		return nil
 	})
 	return entries, err

@@ -76,24 +76,22 @@ func newEditView(s *State) *editView {
 		}
 		s.inputsChanged("direction", true)
 	}, esc)
+	// A free-text setting: trimmed into dst; it changes the mask's inputs.
+	textSetting := func(dst *string, what string) func(string) {
+		return func(t string) {
+			if v.syncing {
+				return
+			}
+			*dst = strings.TrimSpace(t)
+			s.inputsChanged(what, true)
+		}
+	}
 	v.target = newEscEntry(esc)
 	v.target.SetPlaceHolder("or describe a target (wins)")
-	v.target.OnChanged = func(t string) {
-		if v.syncing {
-			return
-		}
-		s.settings.Target = strings.TrimSpace(t)
-		s.inputsChanged("target", true)
-	}
+	v.target.OnChanged = textSetting(&s.settings.Target, "target")
 	v.subject = newEscSelectEntry(esc)
 	v.subject.SetPlaceHolder("subject, e.g. a woman")
-	v.subject.OnChanged = func(t string) {
-		if v.syncing {
-			return
-		}
-		s.settings.Subject = strings.TrimSpace(t)
-		s.inputsChanged("subject", true)
-	}
+	v.subject.OnChanged = textSetting(&s.settings.Subject, "subject")
 	v.steps = newEscEntry(esc)
 	v.steps.OnChanged = func(t string) {
 		if v.syncing {
