@@ -62,6 +62,8 @@ def main(argv=None):
     p.add_argument("--resume", action="store_true")
     p.add_argument("--init-unet", help="diffusers UNet2DConditionModel weights (SD 1.5 / InstructPix2Pix "
                    "diffusion_pytorch_model.bin) for --config sd15; 4 input channels are widened with zeros")
+    p.add_argument("--init-from-pack", help="start from the weights of a pack likeness_train exported "
+                   "(train a shipped pack further; its latent scale must be the autoencoder's)")
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--fixed-batch", type=int, default=64,
                    help="size of the fixed batch scored at each log line (fixed_loss in log.jsonl; 0: off)")

@@ -365,6 +365,16 @@ def train(args):
     ck_path = os.path.join(args.out, "ckpt.pt")
     torch.manual_seed(args.seed)
     mcdm = nets.MCDM(cfg)
+    init_pack = getattr(args, "init_from_pack", None)
+    if init_pack and not (args.resume and os.path.exists(ck_path)):
+        from . import frompack
+        mcdm, pack_scale = frompack.mcdm_from_pack(init_pack, cfg)
+        if abs(pack_scale - scale) > 1e-5 * abs(scale):
+            raise ValueError(f"{init_pack}: latent scale {pack_scale} is not the autoencoder's {scale} "
+                             f"({args.ae}): the pack was trained in another latent space")
+        mcdm.train()
+        if rank == 0:
+            log(f"MCDM initialised from the pack {init_pack}")
     if getattr(args, "init_unet", None):
         nets.load_diffusers_unet(mcdm.unet, args.init_unet)
         if rank == 0:

@@ -112,3 +112,26 @@ def test_torch_reference_and_go_engine_agree(micro_pack, likeness_bin, tmp_path,
     diff = np.abs(a - b)
     assert diff.max() <= 2, f"max difference {diff.max()} levels, mean {diff.mean():.3f}"
     assert a.std() > 1  # not a flat image agreeing trivially
+
+
+def test_weights_come_back_from_the_pack(micro_pack):
+    """frompack recovers every parameter of an exported pack exactly (as its
+    float16 storage holds them), so `train --init-from-pack` continues the
+    model that shipped, not a near copy."""
+    from likeness_train import frompack
+    run, pack = micro_pack
+    mcdm, _, scale, cfg, _, _ = export.load_run(run, fp16=True)
+    got, got_scale = frompack.mcdm_from_pack(pack, cfg)
+    assert abs(got_scale - scale) < 1e-6 * abs(scale)
+    want = dict(mcdm.named_parameters())
+    for name, p in got.named_parameters():
+        assert torch.equal(p.detach(), want[name].detach()), name
+
+
+def test_init_from_pack_refuses_another_config(micro_pack, tmp_path):
+    from likeness_train import frompack, nets
+    _, pack = micro_pack
+    # same resolution and latent factor, other widths: the shapes differ
+    cfg = nets.config("tiny", resolution=64, latent_factor=8)
+    with pytest.raises(ValueError, match="model.onnx"):
+        frompack.mcdm_from_pack(pack, cfg)
