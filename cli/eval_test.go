@@ -180,6 +180,11 @@ func TestEvalReport(t *testing.T) {
 	if js.Report != out || js.Pairs != 4 || js.Split != "test" || len(js.Overall) != 4 {
 		t.Errorf("--json: %+v", js)
 	}
+	// Not a terminal: one progress line per pair, the later ones with a time left.
+	if !strings.Contains(r.stderr, "eval: pair 1/4 ") || !strings.Contains(r.stderr, "eval: pair 4/4 ") ||
+		!strings.Contains(r.stderr, "left)") {
+		t.Errorf("progress lines on stderr:\n%s", r.stderr)
+	}
 
 	rep := readReport(t, out)
 	wantOutputs := []string{"baseline", "mask_guided_eq3", "mask_guided_eq3_latent_blend", "product"}
@@ -320,8 +325,8 @@ func TestEvalCalibrate(t *testing.T) {
 		t.Fatalf("%v\n%s", err, r.stdout)
 	}
 	c := js.Calibration
-	// 11 λ x 2 normalisations x 2 guidances, on the 2 val pairs only.
-	if c.Pairs != 2 || len(c.Trials) != 44 || js.Written {
+	// 12 λ x 2 normalisations x 2 guidances, on the 2 val pairs only.
+	if c.Pairs != 2 || len(c.Trials) != 48 || js.Written {
 		t.Fatalf("calibration: %d pairs, %d trials, written %v", c.Pairs, len(c.Trials), js.Written)
 	}
 	// The targets were made at λ 0.35, normalize_then_blur, eq3, where the
@@ -348,7 +353,7 @@ func TestEvalCalibrate(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &js); err != nil {
 		t.Fatal(err)
 	}
-	if c := js.Calibration; len(c.Trials) != 22 || c.Choice.MaskGuidance != models.MaskGuidanceLatentBlend {
+	if c := js.Calibration; len(c.Trials) != 24 || c.Choice.MaskGuidance != models.MaskGuidanceLatentBlend {
 		t.Errorf("--mask-guidance eq3_latent_blend: %d trials, choice %+v", len(c.Trials), c.Choice)
 	}
 
