@@ -30,7 +30,7 @@ const CalibrationRule = "on validation pairs only: among the settings whose mask
 var DefaultLambdas = func() []float64 {
 	var out []float64
 	for i := 0; i <= 11; i++ {
-		out = append(out, math.Round((0.05+0.05*float64(i))*100)/100)
+		out = append(out, float64(5*(i+1))/100) // exact to two places, no float drift
 	}
 	return out
 }()

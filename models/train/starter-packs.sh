@@ -23,6 +23,7 @@ PY=${PYTHON:-/usr/bin/python3}
 L=${LIKENESS:-$repo/bin/likeness}
 RUNS=${RUNS:-$repo/runs}
 MCDM_MINUTES=${MCDM_MINUTES:-80}
+COSTUMES_FT_MINUTES=${COSTUMES_FT_MINUTES:-80}
 out=${OUT:-$repo/models/starter/packs}
 export PYTHONPATH=$here OMP_NUM_THREADS=1
 start=$(date +%s)
@@ -66,9 +67,9 @@ done
 #    was made this way from the 0.2 one, so costumes has had 80 min on one
 #    core and 80 on two: more than the 90 minutes on 2 cores that expressions
 #    needed.
-if [ "${COSTUMES_FT_MINUTES:-80}" != 0 ]; then
+if [ "$COSTUMES_FT_MINUTES" != 0 ]; then
   OMP_NUM_THREADS=2 $PY -m likeness_train train --task costumes --ae "$RUNS/ae/ae.pt" --init-from-pack "$out/cartoon-costumes" \
-    --identities 1200 --batch 16 --lr 1.5e-4 --threads 2 --minutes "${COSTUMES_FT_MINUTES:-80}" --resume \
+    --identities 1200 --batch 16 --lr 1.5e-4 --threads 2 --minutes "$COSTUMES_FT_MINUTES" --resume \
     --out "$RUNS/costumes-ft" >> "$RUNS/costumes-ft.log" 2>&1
   tmp="$out/.cartoon-costumes.new"
   rm -rf "$tmp"
