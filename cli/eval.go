@@ -27,8 +27,8 @@ renderings on the face box is its own target), and the mask's recall of the true
 area relative to it. REPORT/ gets index.html (with thumbnails), report.json, summary.csv (per
 direction and overall) and pairs.csv, each written atomically.
 
---calibrate uses only the pairs of split "val" (never test pairs) and grid-searches λ (0.05 to
-0.60), mask_normalize and mask_guidance; a settings flag given fixes that value. Rule: ` + eval.CalibrationRule + `.
+--calibrate uses only the pairs of split "val" (never test pairs) and grid-searches λ (0.02, then
+0.05 to 0.60 by 0.05), mask_normalize and mask_guidance; a settings flag given fixes that value. Rule: ` + eval.CalibrationRule + `.
 --write stores the choice in the pack's likeness.json defaults.
 
 Flags:

@@ -325,8 +325,8 @@ func TestEvalCalibrate(t *testing.T) {
 		t.Fatalf("%v\n%s", err, r.stdout)
 	}
 	c := js.Calibration
-	// 12 λ x 2 normalisations x 2 guidances, on the 2 val pairs only.
-	if c.Pairs != 2 || len(c.Trials) != 48 || js.Written {
+	// 13 λ x 2 normalisations x 2 guidances, on the 2 val pairs only.
+	if c.Pairs != 2 || len(c.Trials) != 52 || js.Written {
 		t.Fatalf("calibration: %d pairs, %d trials, written %v", c.Pairs, len(c.Trials), js.Written)
 	}
 	// The targets were made at λ 0.35, normalize_then_blur, eq3, where the
@@ -353,7 +353,7 @@ func TestEvalCalibrate(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &js); err != nil {
 		t.Fatal(err)
 	}
-	if c := js.Calibration; len(c.Trials) != 24 || c.Choice.MaskGuidance != models.MaskGuidanceLatentBlend {
+	if c := js.Calibration; len(c.Trials) != 26 || c.Choice.MaskGuidance != models.MaskGuidanceLatentBlend {
 		t.Errorf("--mask-guidance eq3_latent_blend: %d trials, choice %+v", len(c.Trials), c.Choice)
 	}
 

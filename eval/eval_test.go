@@ -301,7 +301,7 @@ func TestChooseFollowsTheRule(t *testing.T) {
 	if c, note := choose(trials, false); c.Lambda != 0.2 || !strings.Contains(note, "SSIM alone") {
 		t.Errorf("choice %+v (%s), want λ 0.2", c, note)
 	}
-	if len(DefaultLambdas) != 12 || DefaultLambdas[0] != 0.05 || DefaultLambdas[11] != 0.6 || DefaultLambdas[4] != 0.25 {
+	if len(DefaultLambdas) != 13 || DefaultLambdas[0] != 0.02 || DefaultLambdas[1] != 0.05 || DefaultLambdas[12] != 0.6 || DefaultLambdas[5] != 0.25 {
 		t.Errorf("grid %v", DefaultLambdas)
 	}
 }
