@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"text/tabwriter"
-	"time"
 
 	"likeness/engine"
 	"likeness/eval"
@@ -120,20 +119,8 @@ func runEval(ctx context.Context, env *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	// Without a terminal (a background run with a log) one line per pair
-	// says how far it is and how long is left; the bar would be noise.
-	started, lastPair := time.Now(), 0
 	progress := func(p eval.Progress) {
-		if !env.tty && p.Pair != lastPair {
-			lastPair = p.Pair
-			line := fmt.Sprintf("eval: pair %d/%d %s", p.Pair, p.Pairs, p.ID)
-			if done := p.Pair - 1; done > 0 {
-				el := time.Since(started)
-				left := time.Duration(float64(el) / float64(done) * float64(p.Pairs-done))
-				line += fmt.Sprintf(" (%s elapsed, about %s left)", el.Round(time.Second), left.Round(time.Second))
-			}
-			fmt.Fprintln(env.stderr, line)
-		}
+		pr.item("eval: pair", p.Pair, p.Pairs, p.ID)
 		pr.report(engine.Progress{Phase: fmt.Sprintf("%d/%d", p.Pair, p.Pairs), Label: p.Engine.Phase + " " + p.Engine.Label,
 			Step: p.Engine.Step, Steps: p.Engine.Steps})
 	}

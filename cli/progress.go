@@ -17,6 +17,31 @@ func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 type progressBar struct {
 	e    *env
 	last time.Time
+
+	// item's state: when the first item started, and the item last printed
+	itemsStarted time.Time
+	lastItem     int
+}
+
+// item notes that item i of n (1-based) is under way; what names the kind,
+// e.g. "eval: pair". Without a terminal (a background run with a log) it
+// prints one line per item with the time elapsed and left, where the bar
+// would be noise; on a terminal the bar says enough.
+func (p *progressBar) item(what string, i, n int, id string) {
+	if p == nil || p.e.tty || i == p.lastItem {
+		return
+	}
+	p.lastItem = i
+	if p.itemsStarted.IsZero() {
+		p.itemsStarted = time.Now()
+	}
+	line := fmt.Sprintf("%s %d/%d %s", what, i, n, id)
+	if done := i - 1; done > 0 {
+		el := time.Since(p.itemsStarted)
+		left := time.Duration(float64(el) / float64(done) * float64(n-done))
+		line += fmt.Sprintf(" (%s elapsed, about %s left)", el.Round(time.Second), left.Round(time.Second))
+	}
+	fmt.Fprintln(p.e.stderr, line)
 }
 
 func (p *progressBar) report(pr engine.Progress) {

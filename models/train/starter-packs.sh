@@ -54,11 +54,21 @@ done
 [ -f "$RUNS/ae/ae-ft4.pt" ] || nice -n 5 $PY -m likeness_train train-decoder --ae "$RUNS/ae/ae-ft3.pt" \
   --identities 150 --lr 8e-5 --seed 1 --minutes 26 --out "$RUNS/ae/ae-ft4.pt" > "$RUNS/decoder4.log" 2>&1
 for p in "${pids[@]}"; do wait "$p"; done
-for task in expressions costumes; do
-  $PY -m likeness_train export --run "$RUNS/$task" --ae "$RUNS/ae/ae-ft4.pt" --fp16-weights --out "$out/cartoon-$task"
-  $PY -m likeness_train pairs --task "$task" --seed 1001 --n 32 --split val --out "$RUNS/pairs/$task-val"
-  "$L" eval --calibrate --pack "$out/cartoon-$task" --pairs "$RUNS/pairs/$task-val" \
+# publish RUN TASK [EVAL-FLAGS...] exports RUN as cartoon-TASK, calibrates it
+# on TASK's validation pairs and only then replaces the pack in $out, so an
+# interrupted run leaves the previous pack whole.
+publish() {
+  local run=$1 task=$2 tmp="$out/.cartoon-$2.new"
+  shift 2
+  rm -rf "$tmp"
+  $PY -m likeness_train export --run "$run" --ae "$RUNS/ae/ae-ft4.pt" --fp16-weights --out "$tmp"
+  "$L" eval --calibrate --pack "$tmp" --pairs "$RUNS/pairs/$task-val" "$@" \
     --mask-normalize blur_then_normalize --mask-guidance eq3_latent_blend --threads 2 --write
+  rm -rf "$out/cartoon-$task" && mv "$tmp" "$out/cartoon-$task"
+}
+for task in expressions costumes; do
+  $PY -m likeness_train pairs --task "$task" --seed 1001 --n 32 --split val --out "$RUNS/pairs/$task-val"
+  publish "$RUNS/$task" "$task"
 done
 # 4. costumes redraws much of the image and was still learning: it trains on
 #    from its own exported pack (weights recovered from the ONNX files, a
@@ -74,11 +84,6 @@ for r in $COSTUMES_FT; do
   OMP_NUM_THREADS=2 $PY -m likeness_train train --task costumes --ae "$RUNS/ae/ae.pt" --init-from-pack "$out/cartoon-costumes" \
     --identities 1200 --batch 16 --lr "${r#*:}" --threads 2 --minutes "${r%%:*}" --resume \
     --out "$RUNS/costumes-ft$round" >> "$RUNS/costumes-ft$round.log" 2>&1
-  tmp="$out/.cartoon-costumes.new"
-  rm -rf "$tmp"
-  $PY -m likeness_train export --run "$RUNS/costumes-ft$round" --ae "$RUNS/ae/ae-ft4.pt" --fp16-weights --out "$tmp"
-  "$L" eval --calibrate --pack "$tmp" --pairs "$RUNS/pairs/costumes-val" --limit 48 \
-    --mask-normalize blur_then_normalize --mask-guidance eq3_latent_blend --threads 2 --write
-  rm -rf "$out/cartoon-costumes" && mv "$tmp" "$out/cartoon-costumes"
+  publish "$RUNS/costumes-ft$round" costumes --limit 48
 done
 echo "starter packs in $out: $(( ($(date +%s) - start) / 60 )) min"
