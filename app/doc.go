@@ -15,6 +15,9 @@ import (
 type Doc struct {
 	Path  string
 	Photo *photo.Photo
+	// Framing is what the last automatic crop found (ApplyCrop), for the
+	// face guide and the status line; zero until then.
+	Framing Framing
 
 	mu      sync.Mutex
 	crop    image.Rectangle

@@ -48,7 +48,7 @@ func runCompare(ctx context.Context, env *env, args []string) error {
 	if isDir(f.input) {
 		return compareBatch(ctx, env, f, eng, sd, s, pr)
 	}
-	doc, err := f.openPhoto()
+	doc, err := f.openPhoto(ctx, env, eng)
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func addEditFlags(fs *flag.FlagSet) *editFlags {
 	fs.StringVar(&f.maskNormalize, "mask-normalize", "", "normalize_then_blur (the paper) or blur_then_normalize: the order of the mask's min-max normalisation and blur (default: the pack's)")
 	fs.StringVar(&f.maskGuidance, "mask-guidance", "", "eq3 (the paper) or eq3_latent_blend: after each step, the noised input latent outside the mask (default: the pack's)")
 	fs.Uint64Var(&f.seed, "seed", 1, "random seed")
-	fs.StringVar(&f.crop, "crop", "", "the model's square x,y,w,h in photo pixels (default: the largest square, horizontally centred, near the top of a tall photo)")
+	fs.StringVar(&f.crop, "crop", "", "the model's square: auto (the default when the pack has a face_box: find the face and put it where the pack wants it), centre (the largest square, horizontally centred, near the top of a tall photo) or x,y,w,h in photo pixels")
 	fs.StringVar(&f.provider, "provider", "auto", "execution provider: auto, cpu, cuda or directml")
 	fs.StringVar(&f.ortLib, "ort-lib", "", "ONNX Runtime library to load when none sits beside the likeness binary (default: $LIKENESS_ORT_LIB, else the one make installs)")
 	fs.IntVar(&f.threads, "threads", 0, "CPU threads per model (0 = ONNX Runtime's choice)")

@@ -2,11 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"path/filepath"
 	"text/tabwriter"
 
+	"likeness/app"
 	"likeness/engine"
 	"likeness/eval"
 	"likeness/models"
@@ -16,6 +18,7 @@ const evalHelp = `likeness eval: the paper's Table 1 for a pack, on a folder of 
 
   likeness eval --pack P --pairs DIR --out REPORT/ [--split test|val|all] [--limit N] [settings flags]
   likeness eval --calibrate --pack P --pairs DIR [--write]
+  likeness eval --pack P --external SET/ --out REPORT/ [--images ROOT] [--crop auto|centre] [--limit N]
 
 DIR is what ` + "`python3 -m likeness_train pairs`" + ` writes: DIR/index.jsonl and the PNGs it names.
 For every pair (the pack's defaults, the pair's direction, one --seed) it computes the model's mask,
@@ -29,6 +32,15 @@ direction and overall) and pairs.csv, each written atomically.
 --calibrate uses only the pairs of split "val" (never test pairs) and grid-searches λ (0.02, then
 0.05 to 0.60 by 0.05), mask_normalize and mask_guidance; a settings flag given fixes that value. Rule: ` + eval.CalibrationRule + `.
 --write stores the choice in the pack's likeness.json defaults.
+
+--external evaluates on pictures nobody here drew: SET/faces.tsv lists them (file, then the face, eyes
+and mouth boxes as x0,y0,x1,y1 in the file's pixels; files relative to SET/, else to --images, by
+default Debian's openclipart-png folder), e.g. testdata/external/openclipart. Each picture is framed
+with --crop (auto: the face found and put where the pack's face_box says) and edited in every
+direction at the pack's defaults; the report gives, per direction and overall, the share of changed
+pixels on the eyes or mouth, the share of the mouth changed, PSNR outside the face and inside it, the
+mask's share on the face and the judge's verdict (a classifier trained on broad renders), with
+thumbnails of input, mask and output in index.html.
 
 Flags:
 `
@@ -45,8 +57,13 @@ func runEval(ctx context.Context, env *env, args []string) error {
 	limit := fs.Int("limit", 0, "evaluate at most N pairs (0 = all)")
 	calibrate := fs.Bool("calibrate", false, "choose λ and the mask options on the validation pairs (see above)")
 	write := fs.Bool("write", false, "with --calibrate: write the choice into the pack's likeness.json defaults")
+	external := fs.String("external", "", "folder of an external set (faces.tsv; see above) instead of --pairs")
+	images := fs.String("images", eval.DefaultExternalImages, "with --external: where the set's file names are looked up")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *external != "" {
+		return runExternal(ctx, env, f, *external, *images, *pairsDir, *calibrate, *limit)
 	}
 	for _, name := range []string{"input", "crop", "target"} {
 		if f.set(name) {
@@ -231,4 +248,83 @@ func fmtNum(v eval.Num, format string) string {
 		return "n/a"
 	}
 	return fmt.Sprintf(format, float64(v))
+}
+
+func runExternal(ctx context.Context, env *env, f *editFlags, set, images, pairsDir string, calibrate bool, limit int) error {
+	switch {
+	case pairsDir != "":
+		return usageErr("--external and --pairs are two kinds of evaluation: give one")
+	case calibrate:
+		return usageErr("--calibrate uses generated validation pairs, never an external set")
+	case f.set("input") || f.set("target"):
+		return usageErr("--input and --target do not apply to eval: the set gives the pictures, the pack the directions")
+	case f.out == "":
+		return usageErr("--out is required (the report folder)")
+	case limit < 0:
+		return usageErr("--limit %d: want 0 (all) or more", limit)
+	}
+	crop := app.CropAuto
+	if f.crop != "" {
+		crop = f.crop
+	}
+	if crop != app.CropAuto && crop != app.CropCentre {
+		return usageErr("--crop %q: with --external want auto or centre", crop)
+	}
+	if sameDir(f.out, set) {
+		return usageErr("--out must not be the set's folder")
+	}
+	if err := eval.CheckWritable(f.out, f.overwrite); err != nil {
+		return err
+	}
+	items, err := eval.ReadExternal(set, images)
+	if err != nil {
+		return err
+	}
+	if limit > 0 && limit < len(items) {
+		items = items[:limit]
+	}
+	ps, err := f.openPack(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer ps.close()
+	eng, pr := ps.eng, ps.pr
+	if eng.Sig.Kind == models.KindSD {
+		return usageErr("pack %s is kind sd: eval needs an editing pack (mcdm or ip2p)", eng.Pack.Name)
+	}
+	s, err := f.settings(eng)
+	if err != nil {
+		return err
+	}
+	judge, err := eval.JudgeFor(eng.Manifest())
+	if err != nil && !errors.Is(err, eval.ErrNoJudge) {
+		return err
+	}
+	defer judge.Close()
+	progress := func(p eval.Progress) {
+		pr.item("eval: edit", p.Pair, p.Pairs, p.ID)
+		pr.report(engine.Progress{Phase: fmt.Sprintf("%d/%d", p.Pair, p.Pairs), Label: p.Engine.Phase + " " + p.Engine.Label,
+			Step: p.Engine.Step, Steps: p.Engine.Steps})
+	}
+	rep, err := eval.RunExternal(ctx, eng, set, items, eval.ExternalOptions{Settings: s, Crop: crop, Judge: judge, Thumbs: true, Progress: progress})
+	if err != nil {
+		return err
+	}
+	if err := rep.Write(f.out, f.overwrite); err != nil {
+		return err
+	}
+	pr.done()
+	if f.json {
+		return printJSON(env.stdout, map[string]any{"report": f.out, "pack": rep.Pack, "pictures": rep.Pictures,
+			"faces_found": rep.FacesFound, "crop": rep.Crop, "summary": rep.Summary})
+	}
+	fmt.Fprintf(env.stdout, "%s: %d pictures of %s edited with %s (crop %s, face found in %d); index.html, report.json and summary.csv written\n",
+		f.out, rep.Pictures, set, rep.Pack, rep.Crop, rep.FacesFound)
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "direction\ton eyes/mouth\tmouth changed\tPSNR out face\tPSNR face\tmask on face\trecognised\tframing off\t")
+	for _, row := range rep.Summary {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s%%\t%s\t\n", row.Direction, num4(row.OnFeatures), num4(row.MouthChanged),
+			num2(row.PSNROutFace), num2(row.PSNRFace), num4(row.MaskOnFace), num1(row.Recognised*100), num2(row.FramingOff))
+	}
+	return tw.Flush()
 }

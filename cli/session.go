@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"likeness/app"
 	"likeness/engine"
@@ -72,7 +73,7 @@ func (f *editFlags) open(ctx context.Context, env *env) (_ *session, err error) 
 			ps.close()
 		}
 	}()
-	doc, err := f.openPhoto()
+	doc, err := f.openPhoto(ctx, env, ps.eng)
 	if err != nil {
 		return nil, err
 	}
@@ -83,13 +84,30 @@ func (f *editFlags) open(ctx context.Context, env *env) (_ *session, err error) 
 	return &session{packSession: ps, doc: doc, s: s}, nil
 }
 
-// openPhoto opens --input and applies --crop.
-func (f *editFlags) openPhoto() (*app.Doc, error) {
+// openPhoto opens --input and applies --crop: auto (the default: the face
+// found and framed as the pack's face_box says), centre, or x,y,w,h.
+func (f *editFlags) openPhoto(ctx context.Context, env *env, eng *engine.Engine) (*app.Doc, error) {
 	doc, err := app.OpenPhoto(f.input)
 	if err != nil {
 		return nil, err
 	}
-	if f.crop != "" {
+	switch mode := strings.ToLower(strings.TrimSpace(f.crop)); mode {
+	case "", app.CropAuto, app.CropCentre, "center":
+		if mode == "center" || mode == "" && eng.Manifest().FaceBox == nil {
+			mode = app.CropCentre
+		}
+		if mode == "" {
+			mode = app.CropAuto
+		}
+		fr, err := doc.ApplyCrop(ctx, eng, mode)
+		if err != nil {
+			return nil, fmt.Errorf("%s: --crop %s: %w", f.input, mode, err)
+		}
+		if fr.Note != "" && mode == app.CropAuto {
+			fmt.Fprintf(env.stderr, "likeness: %s: %s\n", f.input, fr.Note)
+		}
+		doc.Framing = fr
+	default:
 		r, err := parseCrop(f.crop)
 		if err != nil {
 			return nil, err

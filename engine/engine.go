@@ -68,6 +68,12 @@ type Engine struct {
 	vaeOpt   ort.Options
 	vaeFresh bool
 
+	// Optional helper models, opened on first use (see locate.go).
+	locOpt  ort.Options
+	locSess *ort.Session
+	locSize int
+	locErr  error
+
 	mu        sync.Mutex
 	textCache *lru
 	nullCS    []float32 // null spatial condition, computed once per engine
@@ -101,6 +107,7 @@ func Load(ctx context.Context, pack *models.Pack, opt LoadOptions) (_ *Engine, e
 		cfg = scheduler.DefaultConfig()
 	}
 	e := &Engine{Pack: pack, Sig: sig, tok: tok, sched: cfg, textCache: newLRU(64), counts: map[string]int{},
+		locOpt:  ort.Options{Provider: opt.Provider, Threads: opt.Threads},
 		Loading: LoadStats{Check: time.Since(checkStart), Session: map[string]time.Duration{}, Cache: map[string]string{}}}
 	defer func() {
 		if err != nil { // free the sessions already created
@@ -156,7 +163,11 @@ func Load(ctx context.Context, pack *models.Pack, opt LoadOptions) (_ *Engine, e
 // Close frees every session. Safe on a partly loaded engine.
 func (e *Engine) Close() error {
 	var errs []error
-	for _, s := range []*ort.Session{e.text, e.unet, e.vaeEnc, e.vaeDec, e.imgEnc, e.proj} {
+	e.mu.Lock()
+	loc := e.locSess
+	e.locSess, e.locErr = nil, errors.New("engine closed")
+	e.mu.Unlock()
+	for _, s := range []*ort.Session{e.text, e.unet, e.vaeEnc, e.vaeDec, e.imgEnc, e.proj, loc} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}

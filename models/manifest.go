@@ -118,7 +118,21 @@ type Manifest struct {
 	Directions         []Direction        `json:"directions,omitempty"`
 	Defaults           Defaults           `json:"defaults"`
 	Files              map[string]FileSum `json:"files,omitempty"`
+	// FaceBox is where the pack's training put the face, brows to chin and
+	// cheek to cheek, as fractions of the model square; nil when the pack
+	// does not say (photos are then framed by the old rule).
+	FaceBox *FaceBox `json:"face_box,omitempty"`
+	Domain  string   `json:"domain,omitempty"` // e.g. "cartoon portraits", shown beside the name
 }
+
+// FaceBox is x0, y0, x1, y1 as fractions of the model square.
+type FaceBox [4]float64
+
+// Optional helper models of a pack (model contract), each a folder with model.onnx.
+const (
+	RoleFaceLocator = "face_locator"
+	RoleForeground  = "foreground"
+)
 
 // Prompts are the prompt templates; they may use {subject}, {source} and {target}.
 type Prompts struct {

@@ -188,6 +188,12 @@ func TestParseManifestBadValues(t *testing.T) {
 		{mj(`,"directions":[{"label":"x"}]`), "directions[0].id", "non-empty"},
 		{mj(`,"directions":[{"id":" "}]`), "directions[0].id", "non-empty"},
 		{mj(`,"directions":[{"id":"a"},{"id":"b"},{"id":"a"}]`), "directions[2].id", "already used by directions[0]"},
+		{mj(`,"face_box":[0.3,0.2,0.7]`), "face_box", "got 3 numbers"},
+		{mj(`,"face_box":[0.3,0.2,0.7,1.2]`), "face_box[3]", "from 0 to 1, got 1.2"},
+		{mj(`,"face_box":[0.7,0.2,0.3,0.6]`), "face_box", "x0 < x1"},
+		{mj(`,"face_box":"centre"`), "face_box", "want an array"},
+		{mj(`,"face_box":[0.3,"a",0.7,0.6]`), "face_box[1]", "want a number"},
+		{mj(`,"domain":3`), "domain", "want a string"},
 		{mj(`,"defaults":{"s1":-1}`), "defaults.s1", "0 or more"},
 		{mj(`,"defaults":{"s2":-0.5}`), "defaults.s2", "0 or more"},
 		{mj(`,"defaults":{"s3":-3}`), "defaults.s3", "0 or more"},
@@ -257,6 +263,15 @@ func TestParseManifestAcceptsEdgeValues(t *testing.T) {
 	}
 	if got := m.Files["unet/model.onnx_data"].SHA256; got != strings.Repeat("ab", 32) {
 		t.Errorf("sha256 not lower-cased: %q", got)
+	}
+	if m := mustParse(t, mj(`,"face_box":[0.265,0.323,0.735,0.732],"domain":"cartoon portraits"`)); m.FaceBox == nil ||
+		*m.FaceBox != (FaceBox{0.265, 0.323, 0.735, 0.732}) || m.Domain != "cartoon portraits" {
+		t.Errorf("face_box/domain: got %v %q", m.FaceBox, m.Domain)
+	} else {
+		roundTrip(t, []byte(mj(`,"face_box":[0.265,0.323,0.735,0.732],"domain":"cartoon portraits"`)))
+	}
+	if m := mustParse(t, mj(`,"face_box":null`)); m.FaceBox != nil {
+		t.Errorf("face_box null: got %v, want none", m.FaceBox)
 	}
 	if m := mustParse(t, mj(`,"resolution":5.12e2`)); m.Resolution != 512 {
 		t.Errorf("5.12e2: resolution %d", m.Resolution)

@@ -272,6 +272,12 @@ func (p *mparser) manifest(obj map[string]any) (*Manifest, error) {
 	if err := p.files(obj, m); err != nil {
 		return nil, err
 	}
+	if err := p.faceBox(obj, m); err != nil {
+		return nil, err
+	}
+	if _, err := p.optStr(obj, "domain", "domain", &m.Domain); err != nil {
+		return nil, err
+	}
 	// Empty lists are stored as nil, as json.Marshal's omitempty reads them.
 	if len(m.Subjects) == 0 {
 		m.Subjects = nil
@@ -573,5 +579,37 @@ func checkRelPath(name string) error {
 			return fmt.Errorf("path %q is not clean; %s", name, hint)
 		}
 	}
+	return nil
+}
+
+// faceBox reads the optional face_box: four fractions with x0 < x1 and
+// y0 < y1, inside [0, 1].
+func (p *mparser) faceBox(obj map[string]any, m *Manifest) error {
+	v, ok := get(obj, "face_box")
+	if !ok || v == nil {
+		return nil
+	}
+	arr, err := p.array(v, "face_box")
+	if err != nil {
+		return err
+	}
+	if len(arr) != 4 {
+		return p.errf("face_box", "want [x0, y0, x1, y1] (fractions of the model square), got %d numbers", len(arr))
+	}
+	var b FaceBox
+	for i, e := range arr {
+		f, err := p.number(e, fmt.Sprintf("face_box[%d]", i))
+		if err != nil {
+			return err
+		}
+		if !(f >= 0 && f <= 1) {
+			return p.errf(fmt.Sprintf("face_box[%d]", i), "want a fraction from 0 to 1, got %v", f)
+		}
+		b[i] = f
+	}
+	if !(b[0] < b[2] && b[1] < b[3]) {
+		return p.errf("face_box", "want x0 < x1 and y0 < y1, got %v", [4]float64(b))
+	}
+	m.FaceBox = &b
 	return nil
 }

@@ -356,6 +356,7 @@ func (s *State) updateMenu() {
 		item("Reset to computed mask", "", s.ResetMask),
 	)
 	edit := fyne.NewMenu("Edit",
+		item("Frame the face", fyne.KeyF, s.FrameFace),
 		item("Run edit", fyne.KeyReturn, s.Edit),
 		&fyne.MenuItem{Label: "Cancel", Action: s.Cancel, Shortcut: escShortcut},
 		fyne.NewMenuItemSeparator(),

@@ -364,8 +364,18 @@ func (s *State) OpenPhoto(path string) {
 	s.openSeq++
 	seq := s.openSeq
 	open := s.openPhoto
+	eng := s.eng
 	s.background(func() func() {
 		doc, err := open(path)
+		var fr app.Framing
+		if err == nil && eng != nil && eng.Manifest().FaceBox != nil {
+			// Frame the face as the pack wants it; a failure here only
+			// leaves the default crop.
+			if f, ferr := doc.ApplyCrop(context.Background(), eng, app.CropAuto); ferr == nil {
+				fr = f
+				doc.Framing = f
+			}
+		}
 		return func() {
 			if seq != s.openSeq {
 				return // a later open replaced this one
@@ -378,8 +388,53 @@ func (s *State) OpenPhoto(path string) {
 			}
 			s.watch.opened(nil)
 			s.setDoc(doc)
+			s.framingStatus(fr)
 		}
 	})
+}
+
+// FrameFace finds the face in the open photo and moves the crop so the face
+// sits where the loaded pack wants it (its face_box), in the background.
+func (s *State) FrameFace() {
+	if s.doc == nil {
+		s.status("open a photo first")
+		return
+	}
+	if s.eng == nil {
+		s.status("load a pack first: it says where it wants the face")
+		return
+	}
+	doc, eng := s.doc, s.eng
+	s.status("looking for the face…")
+	s.background(func() func() {
+		fr, err := app.AutoFrame(context.Background(), eng, doc.Photo.Image)
+		return func() {
+			if s.doc != doc {
+				return // another photo was opened meanwhile
+			}
+			if err != nil {
+				s.status("frame the face: " + err.Error())
+				return
+			}
+			if err := s.SetCrop(fr.Crop); err != nil {
+				s.status("frame the face: " + err.Error())
+				return
+			}
+			doc.Framing = fr
+			s.updateDocView()
+			s.framingStatus(fr)
+		}
+	})
+}
+
+// framingStatus tells the user what the automatic framing did.
+func (s *State) framingStatus(fr app.Framing) {
+	switch {
+	case fr.Note != "":
+		s.status(fr.Note)
+	case fr.By != "":
+		s.status(fmt.Sprintf("face found by %s and framed where the pack wants it", fr.By))
+	}
 }
 
 func (s *State) setDoc(doc *app.Doc) {

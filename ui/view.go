@@ -10,6 +10,8 @@ import (
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+
+	"likeness/app"
 )
 
 // dragMode is what a drag on the photo does, decided where it starts.
@@ -37,6 +39,7 @@ type photoView struct {
 	overlay *canvas.Image
 	preview *canvas.Image
 	frame   *canvas.Rectangle
+	guide   *canvas.Rectangle // where the pack wants the face (its face_box)
 	handle  *canvas.Rectangle
 	shade   [4]*canvas.Rectangle
 	hint    *widget.Label
@@ -70,6 +73,10 @@ func newPhotoView(s *State) *photoView {
 	v.frame = canvas.NewRectangle(color.Transparent)
 	v.frame.StrokeWidth = 2
 	v.frame.StrokeColor = theme.Color(theme.ColorNamePrimary)
+	v.guide = canvas.NewRectangle(color.Transparent)
+	v.guide.StrokeWidth = 1.5
+	v.guide.StrokeColor = color.NRGBA{R: 255, G: 255, B: 255, A: 200}
+	v.guide.CornerRadius = 6
 	v.handle = canvas.NewRectangle(theme.Color(theme.ColorNamePrimary))
 	for i := range v.shade {
 		v.shade[i] = canvas.NewRectangle(theme.Color(theme.ColorNameShadow))
@@ -171,7 +178,7 @@ func (v *photoView) layout(size fyne.Size) {
 	v.hint.Hidden = has
 	v.hint.Resize(fyne.NewSize(size.Width, v.hint.MinSize().Height))
 	v.hint.Move(fyne.NewPos(0, (size.Height-v.hint.MinSize().Height)/2))
-	for _, o := range []fyne.CanvasObject{v.img, v.frame, v.handle, v.shade[0], v.shade[1], v.shade[2], v.shade[3]} {
+	for _, o := range []fyne.CanvasObject{v.img, v.frame, v.guide, v.handle, v.shade[0], v.shade[1], v.shade[2], v.shade[3]} {
 		o.(interface{ Hide() }).Hide()
 	}
 	if !has {
@@ -198,6 +205,12 @@ func (v *photoView) layout(size fyne.Size) {
 	v.frame.Move(c0)
 	v.frame.Resize(cs)
 	v.frame.Show()
+	if g := app.FaceGuide(v.s.eng, v.crop); !g.Empty() {
+		g0, g1 := v.toCanvas(g.Min.X, g.Min.Y), v.toCanvas(g.Max.X, g.Max.Y)
+		v.guide.Move(g0)
+		v.guide.Resize(fyne.NewSize(g1.X-g0.X, g1.Y-g0.Y))
+		v.guide.Show()
+	}
 	v.handle.Move(fyne.NewPos(c1.X-handleSize/2, c1.Y-handleSize/2))
 	v.handle.Resize(fyne.NewSize(handleSize, handleSize))
 	v.handle.Show()
@@ -337,7 +350,7 @@ func clampSquare(r image.Rectangle, w, h int) image.Rectangle {
 }
 
 func (v *photoView) CreateRenderer() fyne.WidgetRenderer {
-	objs := []fyne.CanvasObject{v.img, v.result, v.shade[0], v.shade[1], v.shade[2], v.shade[3], v.overlay, v.preview, v.frame, v.handle, v.hint}
+	objs := []fyne.CanvasObject{v.img, v.result, v.shade[0], v.shade[1], v.shade[2], v.shade[3], v.overlay, v.preview, v.frame, v.guide, v.handle, v.hint}
 	return &photoRenderer{v: v, objs: objs}
 }
 

@@ -404,3 +404,44 @@ func (a *Analytic) imageProjector() []byte {
 	b.Node("Reshape", []string{sum, b.ints("shape_bkd", -1, int64(a.K), int64(a.D))}, []string{out})
 	return b.model()
 }
+
+// LocatorSize is the input side of the analytic face locator.
+const LocatorSize = 32
+
+// faceLocator is the analytic face_locator (Options.FaceLocator): image
+// [1,3,S,S] in [0,1] -> box [1,5] = x0, y0, x1, y1 (fractions), confidence.
+func faceLocator() []byte {
+	b := &builder{Graph: pb.NewGraph("face_locator"), a: &Analytic{FixedBatch: true}}
+	const s = LocatorSize
+	b.Input("image", pb.Float, pb.Fixed(1, 3, s, s)...)
+	b.Output("box", pb.Float, pb.Fixed(1, 5)...)
+	grid := make([]float64, s)
+	for i := range grid {
+		grid[i] = (float64(i) + 0.5) / s
+	}
+	xs := b.floats("xs", []int64{1, 1, 1, s}, grid)
+	ys := b.floats("ys", []int64{1, 1, s, 1}, grid)
+	gray := b.op("ReduceMean", []string{"image"}, pb.AttrInts("axes", 1), pb.AttrInt("keepdims", 1))
+	d := b.op("Relu", []string{b.op("Sub", []string{b.floats("level", []int64{1}, []float64{0.9}), gray})})
+	all := b.ints("all", 1, 2, 3)
+	sum := b.op("Add", []string{b.op("ReduceSum", []string{d, all}, pb.AttrInt("keepdims", 1)), b.floats("eps", []int64{1}, []float64{1e-9})})
+	w := b.op("Div", []string{d, sum})
+	mean := func(g string) string {
+		return b.op("ReduceSum", []string{b.op("Mul", []string{w, g}), all}, pb.AttrInt("keepdims", 0))
+	}
+	cx, cy := mean(xs), mean(ys)
+	dev := func(g, c string) string {
+		dd := b.op("Sub", []string{g, c})
+		return b.op("Mul", []string{b.op("Sqrt", []string{mean(b.op("Mul", []string{dd, dd}))}), b.floats(b.tmp("sqrt3"), []int64{1}, []float64{math.Sqrt(3)})})
+	}
+	// cx and cy are [1]; broadcasting them against the grids needs [1,1,1,1].
+	shape4 := b.ints("shape4", 1, 1, 1, 1)
+	cx4 := b.op("Reshape", []string{cx, shape4})
+	cy4 := b.op("Reshape", []string{cy, shape4})
+	hx, hy := dev(xs, cx4), dev(ys, cy4)
+	conf := b.op("Min", []string{b.op("Mul", []string{b.op("ReduceSum", []string{d, all}, pb.AttrInt("keepdims", 0)), b.floats("big", []int64{1}, []float64{1e6})}), b.floats("one", []int64{1}, []float64{1})})
+	parts := []string{b.op("Sub", []string{cx, hx}), b.op("Sub", []string{cy, hy}), b.op("Add", []string{cx, hx}), b.op("Add", []string{cy, hy}), conf}
+	cat := b.op("Concat", parts, pb.AttrInt("axis", 0))
+	b.Node("Reshape", []string{cat, b.ints("shape15", 1, 5)}, []string{"box"})
+	return b.model()
+}

@@ -84,6 +84,13 @@ type Options struct {
 	// MaskNormalize and MaskGuidance are the manifest's defaults of the same
 	// names ("" leaves them out: the contract's defaults).
 	MaskNormalize, MaskGuidance string
+	// FaceBox is the manifest's face_box (nil leaves it out).
+	FaceBox *[4]float64
+	// FaceLocator adds face_locator/model.onnx: an analytic locator that
+	// boxes the dark pixels of its 32x32 input (brightness below 0.9; the
+	// box spans their mean ± √3 standard deviations, exact for a uniform
+	// dark rectangle on white), with confidence 1 when there are any.
+	FaceLocator bool
 }
 
 // Rect is a rectangle of latent cells, rows [Row0,Row1) and cols [Col0,Col1).

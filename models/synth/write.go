@@ -67,6 +67,7 @@ type manifest struct {
 	Directions         []direction         `json:"directions"`
 	Defaults           defaults            `json:"defaults"`
 	Files              map[string]fileInfo `json:"files"`
+	FaceBox            *[4]float64         `json:"face_box,omitempty"`
 	Analytic           *Analytic           `json:"analytic"`
 }
 
@@ -193,6 +194,12 @@ func (a *Analytic) writeAll(dir, name string, o Options) error {
 			build func() []byte
 		}{"image_projector", a.imageProjector})
 	}
+	if o.FaceLocator {
+		models = append(models, struct {
+			name  string
+			build func() []byte
+		}{"face_locator", faceLocator})
+	}
 	for _, m := range models {
 		model := m.build()
 		if m.name == "text_encoder" && a.ExternalData {
@@ -241,6 +248,7 @@ func (a *Analytic) manifest(name string, files map[string]fileInfo, o Options) m
 		Defaults: defaults{S1: 1, S2: 1, S3: 5, Lambda: 0.35, Steps: 20, Scheduler: "unipc",
 			MaskSeeds: 10, MaskNoiseSteps: 10, BlurKernel: 5, MaskNormalize: o.MaskNormalize, MaskGuidance: o.MaskGuidance},
 		Files:    files,
+		FaceBox:  o.FaceBox,
 		Analytic: a,
 	}
 	switch a.Kind {

@@ -206,12 +206,13 @@ type extraText struct {
 }
 
 // extraTexts are the non-Go components: ONNX Runtime always, DirectML on
-// Windows, the CLIP vocabulary embedded in the binary.
+// Windows, the CLIP vocabulary and the face cascade embedded in the binary.
 func extraTexts(goos, dir string) ([]extraText, error) {
 	list := []struct{ file, title string }{
 		{"onnxruntime-LICENSE.txt", "ONNX Runtime 1.30.0 (libonnxruntime / onnxruntime.dll) — LICENSE"},
 		{"onnxruntime-ThirdPartyNotices.txt", "ONNX Runtime 1.30.0 — ThirdPartyNotices.txt"},
 		{"CLIP-LICENSE.txt", "CLIP BPE vocabulary (openai/CLIP, embedded) — LICENSE"},
+		{"opencv-haarcascade-LICENSE.txt", "OpenCV haarcascade_frontalface_alt2.xml (the photo face detector, embedded) — licence"},
 	}
 	if goos == "windows" {
 		list = append(list,

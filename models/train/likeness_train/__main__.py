@@ -102,6 +102,20 @@ def main(argv=None):
     p.add_argument("--ae", help="autoencoder override, as for export")
     p.add_argument("--out", required=True)
 
+    for name, what in (("train-locator", "the face locator (face_locator/model.onnx)"),
+                       ("train-judge", "an expression or costume judge for likeness eval")):
+        p = sub.add_parser(name, help=f"train {what} on broad renders")
+        if name == "train-judge":
+            p.add_argument("--task", required=True, choices=["expressions", "costumes"])
+        p.add_argument("--identities", type=int, default=600)
+        p.add_argument("--batch", type=int, default=64)
+        p.add_argument("--lr", type=float, default=2e-3)
+        p.add_argument("--steps", type=int, default=0)
+        p.add_argument("--minutes", type=float, default=10)
+        p.add_argument("--threads", type=int, default=1)
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--out", required=True, help="folder for the model (and the render cache)")
+
     a = ap.parse_args(argv)
     if a.cmd == "train" and not a.task and not a.pairs:
         ap.error("train: give --task (procedural pairs) or --pairs DIR (a pairs folder)")
@@ -123,6 +137,12 @@ def main(argv=None):
     elif a.cmd == "train":
         from . import train
         train.train(a)
+    elif a.cmd == "train-locator":
+        from . import auxnets
+        auxnets.train_locator(a)
+    elif a.cmd == "train-judge":
+        from . import auxnets
+        auxnets.train_judge(a)
     elif a.cmd == "export":
         from . import export
         export.export(a)

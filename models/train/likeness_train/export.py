@@ -11,10 +11,11 @@ import tempfile
 
 import torch
 
-from . import nets, render, train
+from . import core, nets, render
+from .core import fp16_round, load_run, onnx_export as _onnx, UnetExport as _Unet  # noqa: F401 (re-exported)
 from .tokenizer import default_vocab_dir
 
-OPSET = 14
+OPSET = core.OPSET
 
 SD15_SCHEDULER = {
     "_class_name": "PNDMScheduler",
@@ -44,56 +45,6 @@ DEFAULTS = {
 }
 
 NAMES = {"expressions": "Cartoon expressions", "costumes": "Cartoon costumes"}
-
-
-def fp16_round(state, min_elems=256):
-    """The weights as the fp16-stored pack holds them (float32 compute)."""
-    out = {}
-    for k, v in state.items():
-        if v.dtype == torch.float32 and v.numel() >= min_elems:
-            out[k] = v.half().float()
-        else:
-            out[k] = v
-    return out
-
-
-def load_run(run, raw=False, fp16=False, ae=None):
-    """(mcdm, ae, scale, cfg, task) of a training run, EMA weights by default.
-    `ae` overrides the autoencoder (e.g. one with a fine-tuned decoder; its
-    encoder must be the one the run trained on)."""
-    ck = torch.load(os.path.join(run, "ckpt.pt"), map_location="cpu")
-    cfg = ck["config"]
-    mcdm = nets.MCDM(cfg)
-    state = ck["model"] if raw else ck["ema"]
-    ae_path = ae or ck["ae"]
-    if not os.path.exists(ae_path):
-        ae_path = os.path.join(run, "ae.pt")
-    ae, scale, aeck = train.load_ae(ae_path)
-    if abs(scale - ck["scale"]) > 1e-6 * abs(ck["scale"]):
-        raise ValueError(f"{ae_path}: latent scale {scale} differs from the run's {ck['scale']}: "
-                         "not the encoder this run trained on")
-    if fp16:
-        state = fp16_round(state)
-        ae.load_state_dict(fp16_round(ae.state_dict()))
-    mcdm.load_state_dict(state)
-    mcdm.eval()
-    return mcdm, ae, scale, cfg, ck["task"], ck
-
-
-class _Unet(torch.nn.Module):
-    def __init__(self, u):
-        super().__init__()
-        self.u = u
-
-    def forward(self, sample, timestep, encoder_hidden_states):
-        return self.u(sample, timestep, encoder_hidden_states)
-
-
-def _onnx(module, args, path, inputs, outputs, dynamic):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with torch.no_grad():
-        torch.onnx.export(module, args, path, input_names=inputs, output_names=outputs,
-                          dynamic_axes=dynamic, opset_version=OPSET, do_constant_folding=True)
 
 
 def _fp16_weights(path, min_elems=256):
@@ -149,7 +100,7 @@ def manifest(name, task, cfg, scale, files, defaults=None, spec=None):
         "null_spatial": "black_image",
         "null_image_tokens": "zeros",
         "prompts": {"source": "a {subject}, {source}", "target": "a {subject}, {target}"},
-        "subjects": list(train.SUBJECTS),
+        "subjects": list(core.SUBJECTS),
         "source": spec["prompt_source"],
         "directions": [{"id": d, "label": spec["labels"][d], "target": spec["prompts"][d]}
                        for d in spec["directions"]],
@@ -184,7 +135,7 @@ def export(args):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    train.log(f"exported {name!r} ({task}, step {ck['step']}) to {out}")
+    core.log(f"exported {name!r} ({task}, step {ck['step']}) to {out}")
     return out
 
 

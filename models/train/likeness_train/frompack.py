@@ -17,7 +17,7 @@ import tempfile
 import numpy as np
 import torch
 
-from . import export, nets
+from . import core, nets
 
 FP16 = "__fp16"
 
@@ -47,7 +47,7 @@ def _probe_map(module, args, inputs, outputs, dynamic):
     try:
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "probe", "model.onnx")
-            export._onnx(module, args, path, inputs, outputs, dynamic)
+            core.onnx_export(module, args, path, inputs, outputs, dynamic)
             inits = _initializers(path)
     finally:
         module.load_state_dict(saved)
@@ -106,7 +106,7 @@ def mcdm_from_pack(pack, cfg):
     parts = [
         ("text_encoder", mcdm.text_encoder, (torch.full((1, 77), 49407, dtype=torch.long),),
          ["input_ids"], ["last_hidden_state"], {"input_ids": B, "last_hidden_state": B}),
-        ("unet", export._Unet(mcdm.unet), (torch.zeros(1, 8, h, h), torch.tensor([999.0]), torch.zeros(1, 77 + k, D)),
+        ("unet", core.UnetExport(mcdm.unet), (torch.zeros(1, 8, h, h), torch.tensor([999.0]), torch.zeros(1, 77 + k, D)),
          ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
          {"sample": B, "timestep": B, "encoder_hidden_states": B, "out_sample": B}),
         ("image_encoder", mcdm.image_encoder, (torch.zeros(1, 3, 224, 224),),

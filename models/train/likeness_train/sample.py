@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from . import data, render, train
+from . import core, data, render
 from .tokenizer import Tokenizer
 
 
@@ -210,11 +210,11 @@ class Pipeline:
     def prompt(self, direction=None, subject="person"):
         spec = render.TASKS[self.task]
         t = spec["prompt_source"] if direction is None else spec["prompts"][direction]
-        return train.TEMPLATE.format(subject=subject, text=t)
+        return core.TEMPLATE.format(subject=subject, text=t)
 
     @torch.no_grad()
     def encode(self, u8):
-        x = train.to_tensor(u8[None])
+        x = core.to_tensor(u8[None])
         z0 = self.ae.encoder(x) * self.scale
         emb = self.m.image_encoder(clip_pixels(u8))
         tok = self.m.image_projector(z0, emb)
@@ -281,8 +281,7 @@ def read_npy(path):
 
 
 def main(a):
-    from . import export
-    mcdm, ae, scale, cfg, task, _ = export.load_run(a.run, fp16=True, ae=a.ae)
+    mcdm, ae, scale, cfg, task, _ = core.load_run(a.run, fp16=True, ae=a.ae)
     pipe = Pipeline(mcdm, ae, scale, cfg, task)
     u8 = data.load_rgb(a.input, cfg["resolution"])
     noise = read_npy(a.noise)

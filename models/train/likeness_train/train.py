@@ -13,7 +13,6 @@ import contextlib
 import json
 import math
 import os
-import sys
 import time
 
 import numpy as np
@@ -21,15 +20,10 @@ import torch
 import torch.nn.functional as F
 
 from . import data, nets, render
+from .core import SUBJECTS, TEMPLATE, atomic_save, load_ae, log, to_tensor  # noqa: F401 (re-exported)
 from .tokenizer import Tokenizer
 
-SUBJECTS = ["person", "man", "woman"]
 MIN_SNR_GAMMA = 5.0
-TEMPLATE = "a {subject}, {text}"
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
 
 
 def betas_scaled_linear(n=1000, start=0.00085, end=0.012):
@@ -38,12 +32,6 @@ def betas_scaled_linear(n=1000, start=0.00085, end=0.012):
 
 def alphas_cumprod():
     return torch.cumprod(1 - betas_scaled_linear(), 0).float()
-
-
-def atomic_save(obj, path):
-    tmp = path + ".tmp"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def _dist():
@@ -84,12 +72,6 @@ def _lr(step, steps, elapsed, minutes, base, warmup=200):
         frac = max(frac, elapsed / (minutes * 60))
     w = min(1.0, (step + 1) / warmup)
     return base * w * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
-
-
-def to_tensor(u8):
-    """uint8 [..., H, W, 3] -> float [-1, 1] [..., 3, H, W]."""
-    x = torch.from_numpy(u8).float() / 127.5 - 1
-    return x.movedim(-1, -3)
 
 
 # ---------------------------------------------------------------- autoencoder
@@ -152,17 +134,6 @@ def train_ae(args):
     atomic_save({"config": cfg, "state": ae.state_dict(), "scale": scale, "psnr": held_psnr,
                  "steps": step}, os.path.join(args.out, "ae.pt"))
     return held_psnr
-
-
-def load_ae(path):
-    ck = torch.load(path, map_location="cpu")
-    cfg = ck["config"]
-    ae = nets.Autoencoder(cfg)
-    ae.load_state_dict(ck["state"])
-    ae.eval()
-    for p in ae.parameters():
-        p.requires_grad_(False)
-    return ae, ck["scale"], ck
 
 
 # ---------------------------------------------------------------- MCDM
