@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"math"
 	"sync"
 
 	"likeness/engine"
@@ -52,22 +53,41 @@ func photoDetector() (*face.Haar, error) {
 	return haar, haarErr
 }
 
-// FindFace looks for the main face in img: first with the photo face
-// detector (a Haar cascade, which suits photos and rarely fires on
-// drawings), then with the pack's face locator when it has one (learned
-// from cartoons). It returns the face brows to chin and who found it, or
-// an empty rectangle when neither did.
+// FindFace looks for the main face in img. The photo face detector (a Haar
+// cascade: photos, and drawings close to them) goes first; when the pack
+// has a face locator (learned from cartoons), it refines what the cascade
+// found, or looks on its own when the cascade found nothing. Measured on
+// the 24 openclipart faces (testdata/external/openclipart): the cascade
+// fires on 13, its centre 0.02-0.28 face widths off; the locator alone is
+// 0.04-0.11 off on the heads and busts but lost on full-body figures,
+// where a refinement seeded by the cascade is not. It returns the face
+// brows to chin and who found it, or an empty rectangle when none did.
 func FindFace(ctx context.Context, e *engine.Engine, img *image.NRGBA) (image.Rectangle, string, error) {
+	var haarBox image.Rectangle
 	if det, err := photoDetector(); err == nil {
 		boxes, err := det.Detect(ctx, img)
 		if err != nil {
 			return image.Rectangle{}, "", err
 		}
 		if len(boxes) > 0 {
-			return face.BrowsToChin(boxes[0].Rect).Intersect(img.Rect), FoundByPhotoDetector, nil
+			haarBox = face.BrowsToChin(boxes[0].Rect).Intersect(img.Rect)
 		}
 	}
-	if e != nil && e.HasFaceLocator() {
+	hasLoc := e != nil && e.HasFaceLocator()
+	if !haarBox.Empty() {
+		if hasLoc {
+			f, err := e.RefineFace(ctx, img, haarBox)
+			if err != nil {
+				return image.Rectangle{}, "", err
+			}
+			c1, c2 := centre(f.Rect), centre(haarBox)
+			if f.Confidence >= 0.5 && !f.Rect.Empty() && math.Hypot(c1[0]-c2[0], c1[1]-c2[1]) < 0.5*float64(haarBox.Dx()) {
+				return f.Rect, FoundByPhotoDetector + " and " + FoundByPackLocator, nil
+			}
+		}
+		return haarBox, FoundByPhotoDetector, nil
+	}
+	if hasLoc {
 		f, err := e.LocateFace(ctx, img)
 		if err != nil {
 			return image.Rectangle{}, "", err
@@ -80,6 +100,10 @@ func FindFace(ctx context.Context, e *engine.Engine, img *image.NRGBA) (image.Re
 		return image.Rectangle{}, "", err
 	}
 	return image.Rectangle{}, "", nil
+}
+
+func centre(r image.Rectangle) [2]float64 {
+	return [2]float64{float64(r.Min.X+r.Max.X) / 2, float64(r.Min.Y+r.Max.Y) / 2}
 }
 
 // AutoFrame finds the face in the photo and proposes the crop that puts it

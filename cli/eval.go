@@ -145,7 +145,12 @@ func runEval(ctx context.Context, env *env, args []string) error {
 		return runCalibrate(ctx, env, f, eng, folder, pairs, s, *write, progress, pr)
 	}
 
-	rep, err := eval.Run(ctx, eng, folder, pairs, eval.Options{Settings: s, Thumbs: true, Progress: progress})
+	judge, err := eval.JudgeFor(eng.Manifest())
+	if err != nil && !errors.Is(err, eval.ErrNoJudge) {
+		return err
+	}
+	defer judge.Close()
+	rep, err := eval.Run(ctx, eng, folder, pairs, eval.Options{Settings: s, Thumbs: true, Progress: progress, Judge: judge})
 	if err != nil {
 		return err
 	}
@@ -167,14 +172,14 @@ func runEval(ctx context.Context, env *env, args []string) error {
 	fmt.Fprintf(env.stdout, "%s: %d pairs of split %s evaluated with %s; %s written\n", f.out, len(rep.Results), rep.Split, rep.Pack,
 		"index.html, report.json, summary.csv and pairs.csv")
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "output\tSSIM\tPSNR\tSSIM out\tPSNR out\trecognised\tmask recall\tmask area ×\t")
+	fmt.Fprintln(tw, "output\tSSIM\tPSNR\tSSIM out\tPSNR out\trecognised\tjudged\tmask recall\tmask area ×\t")
 	for _, row := range rep.Summary {
 		if row.Direction != eval.DirectionAll {
 			continue
 		}
 		rec := row.Recognised * 100
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s%%\t%s\t%s\t\n", row.Output, num4(row.SSIM), num2(row.PSNR), num4(row.SSIMOut), num2(row.PSNROut),
-			num1(rec), num4(row.MaskRecall), num2(row.MaskAreaRatio))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s%%\t%s%%\t%s\t%s\t\n", row.Output, num4(row.SSIM), num2(row.PSNR), num4(row.SSIMOut), num2(row.PSNROut),
+			num1(rec), num1(row.JudgeRecognised*100), num4(row.MaskRecall), num2(row.MaskAreaRatio))
 	}
 	return tw.Flush()
 }

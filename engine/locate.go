@@ -127,6 +127,20 @@ func (e *Engine) LocateFace(ctx context.Context, img *image.NRGBA) (FaceFound, e
 	return f, nil
 }
 
+// RefineFace runs the pack's face locator once on a square around near
+// (a face another detector found, photo pixels): the locator sees the face
+// at the scale it was trained on and returns its own box, brows to chin.
+func (e *Engine) RefineFace(ctx context.Context, img *image.NRGBA, near image.Rectangle) (FaceFound, error) {
+	s, size, err := e.locator()
+	if err != nil {
+		return FaceFound{}, err
+	}
+	w := max(near.Dx(), near.Dy())
+	c := near.Min.Add(near.Max).Div(2)
+	rs := int(math.Round(float64(w) * 2.2))
+	return locateIn(ctx, s, size, img, image.Rect(c.X-rs/2, c.Y-rs/2, c.X-rs/2+rs, c.Y-rs/2+rs))
+}
+
 func locateIn(ctx context.Context, s *ort.Session, size int, img *image.NRGBA, sq image.Rectangle) (FaceFound, error) {
 	x := photo.SquareInput(img, sq, size)
 	out, err := s.Run(ctx, map[string]ort.Value{"image": ort.Floats([]int64{1, 3, int64(size), int64(size)}, x)},

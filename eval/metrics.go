@@ -20,6 +20,10 @@ type Scores struct {
 	// pair's own target; Nearest names the one it is ("source" or a direction).
 	Recognised bool   `json:"recognised"`
 	Nearest    string `json:"nearest"`
+	// Judged is the judge's class for the output (Options.Judge), and
+	// JudgeOK whether it is the pair's direction; absent without a judge.
+	Judged  string `json:"judged,omitempty"`
+	JudgeOK *bool  `json:"judge_recognised,omitempty"`
 }
 
 // Candidate is one rendering of an identity: its source or the true target

@@ -56,6 +56,9 @@ type Row struct {
 	SSIMOut    Num    `json:"ssim_out"`
 	PSNROut    Num    `json:"psnr_out"`
 	Recognised Num    `json:"recognised"` // fraction of pairs
+	// JudgeRecognised is the fraction the judge reads as the direction
+	// (null without a judge).
+	JudgeRecognised Num `json:"judge_recognised"`
 	// Over the pairs with a true change mask (MaskN of them): mean recall,
 	// mean area ratio, and the fraction with recall >= 0.9.
 	MaskN         int `json:"mask_n"`
@@ -119,7 +122,7 @@ func (r *Report) summarise() {
 	for _, d := range append(dirs, DirectionAll) {
 		for _, out := range r.Outputs {
 			row := Row{Direction: d, Output: out}
-			var ssim, psnr, ssimOut, psnrOut, rec, recall, ratio, covered mean
+			var ssim, psnr, ssimOut, psnrOut, rec, judged, recall, ratio, covered mean
 			for _, pr := range r.Results {
 				if d != DirectionAll && pr.Pair.Direction != d {
 					continue
@@ -134,6 +137,9 @@ func (r *Report) summarise() {
 					ssimOut.add(float64(o.SSIMOut))
 					psnrOut.add(float64(o.PSNROut))
 					rec.add(boolf(o.Recognised))
+					if o.JudgeOK != nil {
+						judged.add(boolf(*o.JudgeOK))
+					}
 				}
 				if out != OutputBaseline && pr.Pair.TrueMask() && !math.IsNaN(float64(pr.MaskRecall)) {
 					row.MaskN++
@@ -143,7 +149,7 @@ func (r *Report) summarise() {
 				}
 			}
 			row.SSIM, row.PSNR, row.SSIMOut, row.PSNROut = ssim.value(), psnr.value(), ssimOut.value(), psnrOut.value()
-			row.Recognised = rec.value()
+			row.Recognised, row.JudgeRecognised = rec.value(), judged.value()
 			row.MaskRecall, row.MaskAreaRatio, row.MaskCovered = recall.value(), ratio.value(), covered.value()
 			r.Summary = append(r.Summary, row)
 		}
@@ -170,12 +176,13 @@ func cell(v Num, prec int) string {
 }
 
 var summaryHeader = []string{"direction", "output", "n", "ssim", "psnr", "ssim_out", "psnr_out", "recognised",
-	"mask_n", "mask_recall", "mask_area_ratio", "mask_recall_ge_0_9"}
+	"mask_n", "mask_recall", "mask_area_ratio", "mask_recall_ge_0_9", "judge_recognised"}
 
 func (row Row) record() []string {
 	return []string{row.Direction, row.Output, strconv.Itoa(row.N), cell(row.SSIM, 4), cell(row.PSNR, 2),
 		cell(row.SSIMOut, 4), cell(row.PSNROut, 2), cell(row.Recognised, 3),
-		strconv.Itoa(row.MaskN), cell(row.MaskRecall, 3), cell(row.MaskAreaRatio, 2), cell(row.MaskCovered, 3)}
+		strconv.Itoa(row.MaskN), cell(row.MaskRecall, 3), cell(row.MaskAreaRatio, 2), cell(row.MaskCovered, 3),
+		cell(row.JudgeRecognised, 3)}
 }
 
 func csvText(header []string, rows [][]string) (string, error) {

@@ -42,6 +42,9 @@ type Options struct {
 	Thumbs bool
 	// Progress, when set, is called on the running goroutine.
 	Progress func(Progress)
+	// Judge, when set, also judges every output (JudgeFor), beside the
+	// nearest-rendering rule.
+	Judge *Judge
 }
 
 // Progress is where Run or Calibrate stands: pair Pair of Pairs (1-based)
@@ -243,8 +246,16 @@ func runPair(ctx context.Context, eng *engine.Engine, l *loader, p Pair, base en
 	if p.TrueMask() {
 		r.MaskRecall, r.MaskAreaRatio = Num(Recall(pred, in.truth)), Num(AreaRatio(pred, in.truth))
 	}
+	var judgeErr error
 	score := func(name string, img *image.NRGBA) {
-		r.Outputs = append(r.Outputs, OutputScores{Output: name, Scores: Score(img, in.target, in.truth, in.cands, p.Direction, p.Box())})
+		sc := Score(img, in.target, in.truth, in.cands, p.Direction, p.Box())
+		if opt.Judge != nil && judgeErr == nil {
+			got, _, err := opt.Judge.Classify(ctx, img, rendererBrowsToChin(p.Box()), img.Rect)
+			judgeErr = err
+			ok := got == p.Direction
+			sc.Judged, sc.JudgeOK = got, &ok
+		}
+		r.Outputs = append(r.Outputs, OutputScores{Output: name, Scores: sc})
 	}
 	baseline, err := eng.Edit(ctx, enc, s, nil, progress)
 	if err != nil {
@@ -276,6 +287,9 @@ func runPair(ctx context.Context, eng *engine.Engine, l *loader, p Pair, base en
 		}
 	}
 	score(OutputProduct, product)
+	if judgeErr != nil {
+		return nil, judgeErr
+	}
 	thumbs[5] = product
 	if opt.Thumbs {
 		labels := []string{"input", "true target", fmt.Sprintf("mask λ=%.2f", s.Lambda), "baseline", "mask-guided", "product"}
@@ -287,6 +301,14 @@ func runPair(ctx context.Context, eng *engine.Engine, l *loader, p Pair, base en
 		r.Thumb = thumbName(p)
 	}
 	return r, nil
+}
+
+// rendererBrowsToChin turns a generated pair's face box (the renderer's
+// whole face oval) into the brows-to-chin box the judge sees: the renderer
+// draws the brows 0.45 of the oval's half-height above its centre
+// (render.py BROW_V), so they sit 0.275 of its height below its top.
+func rendererBrowsToChin(oval image.Rectangle) image.Rectangle {
+	return image.Rect(oval.Min.X, oval.Min.Y+int(0.275*float64(oval.Dy())+0.5), oval.Max.X, oval.Max.Y)
 }
 
 // atSize scales a model output to the pair's size (Catmull-Rom, as exports

@@ -82,6 +82,7 @@ def main(argv=None):
                    help="store weights as float16 (computed in float32): half the size")
     p.add_argument("--raw", action="store_true", help="export the live weights, not the EMA")
     p.add_argument("--ae", help="autoencoder to ship instead of the run's (e.g. train-decoder's)")
+    p.add_argument("--face-locator", help="a face locator to ship as face_locator/model.onnx (train-locator's)")
 
     p = sub.add_parser("sample", help="torch reference sampler for a trained run")
     p.add_argument("--run", required=True)

@@ -28,6 +28,7 @@ from PIL import Image
 from . import data, render
 
 LOCATOR_SIZE = 64
+LOCATOR_ZOOM = (0.2, 1.6)  # output scale range of _affine for the locator's training views
 JUDGE_SIZE = 64
 JUDGE_MARGIN = 0.25  # of the face box's width/height, each side
 OPSET = 14
@@ -157,8 +158,14 @@ def locator_batch(bank, rng, batch):
     xs, ys = [], []
     for _ in range(batch):
         i, k = int(rng.integers(len(imgs))), int(rng.integers(imgs.shape[1]))
-        if rng.random() < 0.1:  # no face: background and clothes only
-            im = np.asarray(_random_bg(rng, LOCATOR_SIZE))
+        if rng.random() < 0.1:  # no face: background, or clothes and background only
+            if rng.random() < 0.5:
+                im = np.asarray(_random_bg(rng, LOCATOR_SIZE))
+            else:
+                b = boxes[i]
+                y0 = min(127, int((b[3] + 0.15) * 128))
+                im = np.asarray(Image.fromarray(imgs[i, k][y0:]).resize((LOCATOR_SIZE, LOCATOR_SIZE), Image.BILINEAR)) \
+                    if y0 < 112 else np.asarray(_random_bg(rng, LOCATOR_SIZE))
             xs.append(_photometric(_to_t(im), rng))
             ys.append(np.array([0, 0, 0, 0, 0], np.float32))
             continue
@@ -169,7 +176,9 @@ def locator_batch(bank, rng, batch):
             b = np.array([1 - b[2], b[1], 1 - b[0], b[3]], np.float32)
         else:
             b = boxes[i]
-        im, nb = _affine(src, rng, b, (0.45, 1.6), LOCATOR_SIZE)
+        # Zoomed out as far as a full figure's head (a tenth of the frame)
+        # and in to the face alone, so the first pass finds small faces.
+        im, nb = _affine(src, rng, b, LOCATOR_ZOOM, LOCATOR_SIZE)
         xs.append(_photometric(_to_t(im), rng))
         ys.append(np.concatenate([nb, [1.0]]).astype(np.float32))
     return torch.stack(xs), torch.from_numpy(np.stack(ys))
@@ -285,11 +294,55 @@ def train_judge(args):
     log(f"judge {task}: {step} steps, held-out render accuracy {acc:.3f}")
     path = os.path.join(args.out, f"judge-{task}", "model.onnx")
     export_onnx(model.eval(), path, "image", "logits", JUDGE_SIZE)
-    data.write_text(os.path.join(os.path.dirname(path), "judge.json"), json.dumps({
-        "task": task, "classes": classes, "size": JUDGE_SIZE,
-        "input": "face" if task == "expressions" else "square", "margin": JUDGE_MARGIN,
-        "held_out_render_accuracy": round(acc, 4), "steps": step}, indent=2) + "\n")
+    info = {"task": task, "classes": classes, "size": JUDGE_SIZE,
+            "input": "face" if task == "expressions" else "square", "margin": JUDGE_MARGIN,
+            "held_out_render_accuracy": round(acc, 4), "steps": step}
+    if task == "expressions" and os.path.exists(EXTERNAL_EXPRESSIONS):
+        ext, per = external_accuracy(model, classes)
+        info["external_accuracy"] = round(ext, 4)
+        info["external_per_label"] = per
+        log(f"judge {task}: accuracy {ext:.3f} on {EXTERNAL_EXPRESSIONS} {per}")
+    data.write_text(os.path.join(os.path.dirname(path), "judge.json"), json.dumps(info, indent=2) + "\n")
     return acc
+
+
+# openclipart drawings that show an expression (testdata/external/openclipart)
+EXTERNAL_EXPRESSIONS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "testdata", "external",
+                                    "openclipart", "expressions.tsv")
+OPENCLIPART = "/usr/share/openclipart/png"
+
+
+def load_flat(path):
+    """An image flattened on white, as Likeness does, uint8 [H, W, 3]."""
+    im = Image.open(path).convert("RGBA")
+    bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
+    return np.asarray(Image.alpha_composite(bg, im).convert("RGB"))
+
+
+def external_accuracy(model, classes, tsv=EXTERNAL_EXPRESSIONS, root=OPENCLIPART):
+    """Accuracy on drawings nobody here made: the label is what a person
+    sees; the face box is the annotated one (as the judge is used)."""
+    rows = [ln.rstrip("\n").split("\t") for ln in open(tsv, encoding="utf-8")][1:]
+    hits, per = 0, {}
+    model.eval()
+    for r in rows:
+        if len(r) < 3 or r[1] not in classes:
+            continue
+        img = load_flat(os.path.join(root, r[0]))
+        h, w = img.shape[:2]
+        x0, y0, x1, y1 = (int(v) for v in r[2].split(","))
+        side = max(h, w)  # judge_crop wants fractions of a square picture
+        sq = np.full((side, side, 3), 255, np.uint8)
+        sq[:h, :w] = img
+        crop = judge_crop(sq, [x0 / side, y0 / side, x1 / side, y1 / side])
+        with torch.no_grad():
+            got = classes[int(model(_to_t(crop)[None]).argmax(1))]
+        ok = got == r[1]
+        hits += ok
+        a, b = per.get(r[1], (0, 0))
+        per[r[1]] = (a + ok, b + 1)
+    n = sum(b for _, b in per.values())
+    return hits / max(1, n), {k: f"{a}/{b}" for k, (a, b) in sorted(per.items())}
 
 
 def judge_accuracy(model, val):

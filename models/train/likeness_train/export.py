@@ -105,6 +105,9 @@ def manifest(name, task, cfg, scale, files, defaults=None, spec=None):
         "directions": [{"id": d, "label": spec["labels"][d], "target": spec["prompts"][d]}
                        for d in spec["directions"]],
         "defaults": dict(defaults or DEFAULTS),
+        **({} if task not in render.TASKS else {
+            # where the broad renderer's canonical framing puts the face
+            "face_box": list(render.FACE_BOX), "domain": "cartoon portraits"}),
         "trained": {"by": "likeness_train", "config": cfg["name"], "task": task,
                     "note": note},
         "files": files,
@@ -123,7 +126,8 @@ def export(args):
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="." + os.path.basename(out) + ".partial-", dir=parent)
     try:
-        write_pack(tmp, mcdm, ae, scale, cfg, task, name, fp16, spec=spec)
+        write_pack(tmp, mcdm, ae, scale, cfg, task, name, fp16, spec=spec,
+                   face_locator=getattr(args, "face_locator", None))
         if os.path.exists(out):
             old = out + ".old"
             shutil.rmtree(old, ignore_errors=True)
@@ -139,7 +143,7 @@ def export(args):
     return out
 
 
-def write_pack(d, mcdm, ae, scale, cfg, task, name, fp16=False, defaults=None, spec=None):
+def write_pack(d, mcdm, ae, scale, cfg, task, name, fp16=False, defaults=None, spec=None, face_locator=None):
     res, f = cfg["resolution"], cfg["latent_factor"]
     h = res // f
     k = cfg["image_tokens"]
@@ -164,6 +168,9 @@ def write_pack(d, mcdm, ae, scale, cfg, task, name, fp16=False, defaults=None, s
     if fp16:
         for m in models:
             _fp16_weights(os.path.join(d, m, "model.onnx"))
+    if face_locator:  # the contract's optional face_locator/ (train-locator's model.onnx)
+        os.makedirs(os.path.join(d, "face_locator"))
+        shutil.copyfile(face_locator, os.path.join(d, "face_locator", "model.onnx"))
     os.makedirs(os.path.join(d, "tokenizer"))
     for fn in ("vocab.json", "merges.txt"):
         shutil.copyfile(os.path.join(default_vocab_dir(), fn), os.path.join(d, "tokenizer", fn))

@@ -59,3 +59,57 @@ def test_bad_index_line_names_the_file(tmp_path):
     (tmp_path / "index.jsonl").write_text('{"source": "a.png", "target": "b.png"}\nnot json\n')
     with pytest.raises(ValueError, match="index.jsonl:2"):
         data.read_pairs(str(tmp_path))
+
+
+def test_broad_framing_and_styles():
+    """Faces from 30% to 80% of the width, anywhere, rotated; every style
+    family and every option of the style table drawn."""
+    widths, centres, angles = [], [], []
+    fams, opts = set(), {k: set() for k in render.DEFAULT_CHOICES}
+    for i in range(400):
+        p = data.identity(data.TRAIN_SEED, i)
+        x0, y0, x1, y1 = render.feature_box(p)
+        widths.append(2 * p["face_w"])
+        centres.append(((x0 + x1) / 2, (y0 + y1) / 2))
+        angles.append(p["angle"])
+        fams.add(p["family"])
+        for k, v in p["style"].items():
+            opts[k].add(v)
+        # brows to chin stays inside the frame (up to the rotation's corners)
+        assert -0.05 < y0 and y1 < 1.05, (i, x0, y0, x1, y1)
+    assert min(widths) < 0.33 and max(widths) > 0.75
+    assert 0.29 <= min(widths) and max(widths) <= 0.81
+    xs = [c[0] for c in centres]
+    assert min(xs) < 0.3 and max(xs) > 0.7  # not only the centre
+    assert min(angles) < -10 and max(angles) > 10
+    assert fams == {f[0] for f in render.STYLE_FAMILIES}
+    for k, table in render.DEFAULT_CHOICES.items():
+        assert opts[k] == set(table), (k, set(table) - opts[k])
+
+
+def test_silhouette_covers_the_character():
+    p = data.identity(data.TRAIN_SEED, 5)
+    rgb, alpha = render.render_layers(p, 64)
+    assert np.array_equal(rgb, render.render(p, 64))
+    assert alpha.shape == (64, 64)
+    # the face's centre is on the character, and some of the frame is background
+    x0, y0, x1, y1 = render.feature_box(p)
+    assert alpha[int((y0 + y1) / 2 * 64), int((x0 + x1) / 2 * 64)] == 255
+    assert (alpha == 0).mean() > 0.05
+
+
+def test_feature_regions_hold_the_change():
+    """Most of an expression edit lands on the eye and mouth regions that
+    feature_regions gives (the external set's scoring boxes, for renders)."""
+    shares = []
+    for i in range(20):
+        p = data.identity(data.VAL_SEED, i)
+        (ex0, ey0, ex1, ey1), (mx0, my0, mx1, my1) = render.feature_regions(p, 128)
+        for d in render.TASKS["expressions"]["directions"]:
+            _, _, mask = render.render_pair(p, "expressions", d, 128)
+            on = np.zeros_like(mask, bool)
+            on[ey0:ey1, ex0:ex1] = True
+            on[my0:my1, mx0:mx1] = True
+            ch = mask > 0
+            shares.append((ch & on).sum() / max(1, ch.sum()))
+    assert np.mean(shares) > 0.8, np.mean(shares)
