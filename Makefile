@@ -38,7 +38,7 @@ fmt-check:
 # `go test ./...` run those checks skip, saying so, because LIKENESS_DIST is
 # not set; dist-test sets it.
 test: deps ort fmt-check vet
-	@bash packaging/install-deps.sh screenshot # Xvfb for the window smoke test
+	@bash packaging/install-deps.sh test # Xvfb for the window smoke test, openclipart-png
 	$(GO) test -race -count=1 -timeout 30m ./...
 	$(MAKE) train-test
 	$(MAKE) dist-test

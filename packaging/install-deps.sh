@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a build needs when any is missing. The first
 # argument picks the set: "build" (cgo + Fyne), "screenshot" (build + Xvfb),
-# "windows" (build + the mingw-w64 cross compiler), "dist" (windows + what
+# "test" (screenshot + Debian's openclipart-png, the external evaluation
+# set), "windows" (build + the mingw-w64 cross compiler), "dist" (windows + what
 # `make dist` and its tests use: dpkg-dev for dpkg-shlibdeps, zip,
 # desktop-file-utils for desktop-file-validate, appstream for appstreamcli)
 # or "train" (Debian's PyTorch stack for models/train, with OpenBLAS: torch
@@ -9,8 +10,11 @@
 set -euo pipefail
 set_name=${1:-build}
 pkgs=(gcc pkg-config libgl-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev)
-if [ "$set_name" = screenshot ]; then
+if [ "$set_name" = screenshot ] || [ "$set_name" = test ]; then
   pkgs+=(xvfb xauth libgl1-mesa-dri imagemagick xdotool)
+fi
+if [ "$set_name" = test ]; then
+  pkgs+=(openclipart-png) # the external evaluation set (testdata/external/openclipart)
 fi
 if [ "$set_name" = windows ] || [ "$set_name" = dist ]; then
   pkgs+=(gcc-mingw-w64-x86-64)
