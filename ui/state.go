@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2"
 
 	"likeness/app"
+	"likeness/engine/photo"
 )
 
 // Preference keys. Lists are stored with fyne's StringList preferences.
@@ -243,6 +244,12 @@ func (s *State) engineReady(p *app.Pack, e *app.Engine, keep bool) {
 		msg += " — demo: tints a region, not a trained editor"
 	}
 	s.status(msg)
+	// A photo opened before this pack loaded, still at the default crop:
+	// frame its face as this pack wants it.
+	if s.doc != nil && e.Manifest().FaceBox != nil && s.doc.Framing.By == "" && s.doc.Framing.Note == "" &&
+		s.doc.Crop() == photo.PortraitSquare(s.doc.Photo.Image.Bounds()) {
+		s.FrameFace()
+	}
 }
 
 // CreateDemo writes the analytic demo pack and loads it.

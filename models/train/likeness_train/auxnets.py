@@ -131,8 +131,26 @@ def _random_bg(rng, n):
     return Image.fromarray(low).resize((n, n), Image.BICUBIC)
 
 
+_SOBEL = torch.tensor([[[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]])
+
+
+def _outline(x, rng):
+    """Ink the edges of x black, as clip art outlines its shapes (most of the
+    renderer's styles draw none): Sobel magnitude of the grey image over a
+    threshold, one or two pixels wide."""
+    g = x.mean(0, keepdim=True)[None]
+    k = torch.stack([_SOBEL, _SOBEL.transpose(1, 2)])
+    e = F.conv2d(F.pad(g, (1, 1, 1, 1), mode="replicate"), k).pow(2).sum(1, keepdim=True).sqrt()
+    if rng.random() < 0.5:
+        e = F.max_pool2d(e, 3, 1, 1)
+    ink = (e > float(rng.uniform(0.7, 1.6)))[0]
+    return torch.where(ink, torch.zeros_like(x) + float(rng.uniform(0, 0.15)), x)
+
+
 def _photometric(x, rng):
-    """x float [3,S,S] in [0,1]: colour, contrast, grey, blur, noise."""
+    """x float [3,S,S] in [0,1]: outlines, colour, contrast, grey, blur, noise."""
+    if rng.random() < 0.35:
+        x = _outline(x, rng)
     if rng.random() < 0.8:
         x = x * torch.tensor(rng.uniform(0.75, 1.25, 3), dtype=torch.float32).view(3, 1, 1)
         x = x + float(rng.uniform(-0.12, 0.12))
