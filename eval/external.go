@@ -51,10 +51,6 @@ const (
 	// a pixel as changed: more than the autoencoder's own reconstruction
 	// error inside the mask, far less than any drawn feature.
 	ChangedLevel = 40
-	// ExternalPad is the white margin (of the picture's longer side, each
-	// side) a picture is laid on for auto framing, so a head drawn edge to
-	// edge can still be framed the way the pack wants.
-	ExternalPad = 0.25
 )
 
 // ExternalItem is one row of faces.tsv: boxes in the file's own pixels.
@@ -256,21 +252,14 @@ func RunExternal(ctx context.Context, eng *engine.Engine, set string, items []Ex
 	return rep, nil
 }
 
-// padded flattens the picture on white and, with margin, lays it on a
-// white canvas with ExternalPad margins (so auto framing has room around a
-// head drawn edge to edge; the centre rule frames the picture as it is);
-// it returns the canvas and the picture's offset.
-func padded(img *image.NRGBA, margin bool) (*image.NRGBA, image.Point) {
+// flattened is the picture on white, as the product and the model see it;
+// the picture's offset in it is zero (kept for the boxes' arithmetic).
+func flattened(img *image.NRGBA) (*image.NRGBA, image.Point) {
 	b := img.Bounds()
-	m := 0
-	if margin {
-		m = int(math.Round(float64(max(b.Dx(), b.Dy())) * ExternalPad))
-	}
-	out := image.NewNRGBA(image.Rect(0, 0, b.Dx()+2*m, b.Dy()+2*m))
+	out := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
 	draw.Draw(out, out.Rect, image.White, image.Point{}, draw.Src)
-	off := image.Pt(m, m)
-	draw.Draw(out, b.Sub(b.Min).Add(off), img, b.Min, draw.Over)
-	return out, off
+	draw.Draw(out, out.Rect, img, b.Min, draw.Over)
+	return out, image.Point{}
 }
 
 func grow(r image.Rectangle, face image.Rectangle, x, up, down float64) image.Rectangle {
@@ -287,7 +276,10 @@ func runExternalItem(ctx context.Context, eng *engine.Engine, it ExternalItem, b
 	if !it.Face.In(ph.Image.Bounds()) {
 		return nil, false, fmt.Errorf("face box %v is outside the %dx%d picture", it.Face, ph.Image.Bounds().Dx(), ph.Image.Bounds().Dy())
 	}
-	canvas, off := padded(ph.Image, opt.Crop == app.CropAuto)
+	// As the product frames it: the crop stays inside the picture, so a head
+	// drawn edge to edge comes out larger than the pack's face box (Framing
+	// says how much), as it does in the app.
+	canvas, off := flattened(ph.Image)
 	face, eyes, mouth := it.Face.Add(off), it.Eyes.Add(off), it.Mouth.Add(off)
 	doc := app.SyntheticDoc(canvas)
 	fr, err := doc.ApplyCrop(ctx, eng, opt.Crop)
@@ -519,12 +511,12 @@ func (rep *ExternalReport) html() string {
 td:first-child,th{text-align:left}img{max-width:100%%}</style>
 <h1>External evaluation: %s</h1>
 <p>Set %s · %d pictures (face found by the framing in %d) · crop %s · s1 %g s2 %g s3 %g · λ %g · %d steps (%s) · %s</p>
-<p>Pictures nobody here drew, flattened on white (with a %.0f%% white margin for auto framing). A pixel is changed when a channel moved by more than %d of 255.
+<p>Pictures nobody here drew, flattened on white and framed as the app frames them. A pixel is changed when a channel moved by more than %d of 255.
 on_features = changed pixels on the eyes (brows and tear tracks included) or the mouth, over all changed pixels; mouth_changed = share of the mouth region changed;
 psnr_out_face = PSNR of the crop outside the face against the input; psnr_face = inside the face box (what a costume must keep); mask_on_face = share of the model's mask on the face;
 recognised = the judge reads the output as the direction; framing_off = distance of the annotated face's centre from the pack's face box, in face widths.</p>
 <table><tr>`, e(rep.Pack), e(rep.Pack), e(rep.Set), rep.Pictures, rep.FacesFound, e(rep.Crop), s.S1, s.S2, s.S3, s.Lambda, s.Steps, e(s.Scheduler), e(judge),
-		ExternalPad*100, ChangedLevel)
+		ChangedLevel)
 	for _, h := range ExternalHeader {
 		fmt.Fprintf(&b, "<th>%s</th>", e(h))
 	}
