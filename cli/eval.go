@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"likeness/app"
@@ -57,6 +59,7 @@ func runEval(ctx context.Context, env *env, args []string) error {
 	limit := fs.Int("limit", 0, "evaluate at most N pairs (0 = all)")
 	calibrate := fs.Bool("calibrate", false, "choose λ and the mask options on the validation pairs (see above)")
 	write := fs.Bool("write", false, "with --calibrate: write the choice into the pack's likeness.json defaults")
+	lambdas := fs.String("lambdas", "", "with --calibrate: the λ grid to search, comma-separated (default: 0.02, then 0.05 to 0.60 by 0.05)")
 	external := fs.String("external", "", "folder of an external set (faces.tsv; see above) instead of --pairs")
 	images := fs.String("images", eval.DefaultExternalImages, "with --external: where the set's file names are looked up")
 	if err := parse(fs, args); err != nil {
@@ -80,6 +83,13 @@ func runEval(ctx context.Context, env *env, args []string) error {
 	}
 	if *limit < 0 {
 		return usageErr("--limit %d: want 0 (all) or more", *limit)
+	}
+	if *lambdas != "" && !*calibrate {
+		return usageErr("--lambdas goes with --calibrate")
+	}
+	grid, err := parseLambdas(*lambdas)
+	if err != nil {
+		return err
 	}
 	if *calibrate {
 		if f.out != "" {
@@ -142,7 +152,7 @@ func runEval(ctx context.Context, env *env, args []string) error {
 			Step: p.Engine.Step, Steps: p.Engine.Steps})
 	}
 	if *calibrate {
-		return runCalibrate(ctx, env, f, eng, folder, pairs, s, *write, progress, pr)
+		return runCalibrate(ctx, env, f, eng, folder, pairs, s, *write, grid, progress, pr)
 	}
 
 	judge, err := eval.JudgeFor(eng.Manifest())
@@ -185,8 +195,8 @@ func runEval(ctx context.Context, env *env, args []string) error {
 }
 
 func runCalibrate(ctx context.Context, env *env, f *editFlags, eng *engine.Engine, folder *eval.Folder, pairs []eval.Pair,
-	s engine.Settings, write bool, progress func(eval.Progress), pr *progressBar) error {
-	opt := eval.CalibrateOptions{Settings: s, Progress: progress}
+	s engine.Settings, write bool, grid []float64, progress func(eval.Progress), pr *progressBar) error {
+	opt := eval.CalibrateOptions{Settings: s, Progress: progress, Lambdas: grid}
 	if f.set("lambda") {
 		opt.Lambdas = []float64{s.Lambda}
 	}
@@ -332,4 +342,20 @@ func runExternal(ctx context.Context, env *env, f *editFlags, set, images, pairs
 			num2(row.PSNROutFace), num2(row.PSNRFace), num4(row.MaskOnFace), num1(row.Recognised*100), num2(row.FramingOff))
 	}
 	return tw.Flush()
+}
+
+// parseLambdas reads --lambdas: "" is the default grid (nil).
+func parseLambdas(s string) ([]float64, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []float64
+	for _, p := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || !(v > 0 && v <= 1) {
+			return nil, usageErr("--lambdas %q: %q is not a λ in (0, 1]", s, p)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }

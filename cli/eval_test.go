@@ -296,6 +296,8 @@ func TestEvalUsage(t *testing.T) {
 		{"write without calibrate", []string{"eval", "--pack", pack, "--pairs", pairs, "--out", out, "--write"}, ExitUsage, "--calibrate"},
 		{"out is the pairs folder", []string{"eval", "--pack", pack, "--pairs", pairs, "--out", pairs}, ExitUsage, "pairs folder"},
 		{"calibrate on test pairs", []string{"eval", "--calibrate", "--pack", pack, "--pairs", pairs, "--split", "test"}, ExitUsage, "validation pairs only"},
+		{"lambdas without calibrate", []string{"eval", "--pack", pack, "--pairs", pairs, "--out", out, "--lambdas", "0.1"}, ExitUsage, "--lambdas goes with --calibrate"},
+		{"bad lambdas", []string{"eval", "--calibrate", "--pack", pack, "--pairs", pairs, "--lambdas", "0.1,x"}, ExitUsage, `"x" is not a λ`},
 		{"calibrate with no val pairs", []string{"eval", "--calibrate", "--pack", pack, "--pairs", pairs}, ExitFailed, "no validation pairs"},
 		{"missing index", []string{"eval", "--pack", pack, "--pairs", t.TempDir(), "--out", out}, ExitFailed, "index.jsonl is missing"},
 		{"missing images", []string{"eval", "--pack", pack, "--pairs", pairs, "--out", out}, ExitFailed, "s.png"},
@@ -355,6 +357,18 @@ func TestEvalCalibrate(t *testing.T) {
 	}
 	if c := js.Calibration; len(c.Trials) != 26 || c.Choice.MaskGuidance != models.MaskGuidanceLatentBlend {
 		t.Errorf("--mask-guidance eq3_latent_blend: %d trials, choice %+v", len(c.Trials), c.Choice)
+	}
+
+	// --lambdas searches the grid given: 0.25 and 0.35 with the mask
+	// options fixed, and 0.35 (the targets' λ) wins.
+	r = must(t, append([]string{"eval", "--calibrate", "--pack", pack, "--pairs", pairs, "--json", "--lambdas", "0.25, 0.35",
+		"--mask-guidance", "eq3", "--mask-normalize", "normalize_then_blur"}, quickEval...)...)
+	js.Calibration = eval.Calibration{}
+	if err := json.Unmarshal([]byte(r.stdout), &js); err != nil {
+		t.Fatal(err)
+	}
+	if c := js.Calibration; len(c.Trials) != 2 || c.Trials[0].Lambda != 0.25 || c.Choice.Lambda != 0.35 {
+		t.Errorf("--lambdas 0.25,0.35: %d trials, choice %+v", len(c.Trials), c.Choice)
 	}
 
 	// --write stores it in the pack's defaults; the pack still checks and
