@@ -89,6 +89,10 @@ func TestEvalExternal(t *testing.T) {
 		if res.FoundBy == "" || res.Thumb == "" {
 			t.Errorf("result %+v: no finder or thumbnail", res)
 		}
+		// The pack's directions are the expressions judge's.
+		if res.Judged == "" || res.Recognised == nil {
+			t.Errorf("result %+v: not judged", res)
+		}
 		if _, err := os.Stat(filepath.Join(out, eval.ThumbsDir, res.Thumb)); err != nil {
 			t.Error(err)
 		}
