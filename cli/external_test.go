@@ -135,3 +135,28 @@ func TestEvalExternalUsage(t *testing.T) {
 		})
 	}
 }
+
+func TestModelsCheckFaceLocator(t *testing.T) {
+	box := [4]float64{0.3, 0.3, 0.7, 0.7}
+	good := newPack(t, synth.Options{Kind: "mcdm", Resolution: 64, FaceBox: &box, FaceLocator: true})
+	r := must(t, "models", "check", good)
+	if !strings.Contains(r.stdout, "face_locator     image [1,3,32,32] -> box [1,5]") || !strings.Contains(r.stdout, "face_box:   0.300") {
+		t.Errorf("models check does not show the face locator and face box:\n%s", r.stdout)
+	}
+	// A face_locator that is not one (the VAE decoder under that name).
+	bad := newPack(t, synth.Options{Kind: "mcdm", Resolution: 64})
+	data, err := os.ReadFile(filepath.Join(bad, "vae_decoder", "model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(bad, "face_locator"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bad, "face_locator", "model.onnx"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = likeness(t, t.Context(), "models", "check", bad)
+	if r.code != ExitFailed || !strings.Contains(r.stderr, "face_locator") || !strings.Contains(r.stderr, `no input "image"`) {
+		t.Errorf("a bad face locator: %v", r)
+	}
+}

@@ -241,6 +241,12 @@ func modelsCheck(ctx context.Context, env *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The optional face locator is checked too: a pack that ships a broken
+	// one would otherwise fail only when a photo is framed.
+	locSize, err := eng.CheckFaceLocator()
+	if err != nil {
+		return err
+	}
 	loadTime := time.Since(start)
 	if *asJSON {
 		return printJSON(env.stdout, checkReport(eng, loadTime))
@@ -275,6 +281,12 @@ func modelsCheck(ctx context.Context, env *env, args []string) error {
 		for _, r := range mi.Refused {
 			fmt.Fprintf(w, "      %s refused: %s\n", r.Provider, r.Reason)
 		}
+	}
+	if locSize > 0 {
+		fmt.Fprintf(w, "  face_locator     image [1,3,%d,%d] -> box [1,5]\n", locSize, locSize)
+	}
+	if fb := m.FaceBox; fb != nil {
+		fmt.Fprintf(w, "  face_box:   %.3f, %.3f, %.3f, %.3f (where the pack wants the face)\n", fb[0], fb[1], fb[2], fb[3])
 	}
 	fmt.Fprintf(w, "  sessions created in %v\n", loadTime.Round(time.Millisecond))
 	return nil

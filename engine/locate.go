@@ -51,6 +51,17 @@ func (e *Engine) locator() (*ort.Session, int, error) {
 	return s, size, nil
 }
 
+// CheckFaceLocator opens the pack's face locator, when it has one, and
+// checks its tensors against the contract; it returns the locator's input
+// side S (0 without one).
+func (e *Engine) CheckFaceLocator() (int, error) {
+	if !e.HasFaceLocator() {
+		return 0, nil
+	}
+	_, size, err := e.locator()
+	return size, err
+}
+
 // openSquareModel opens a helper model with one input `in` float32
 // [1,3,S,S] (S fixed) and one output `out` float32 [1,n], and returns S.
 func openSquareModel(path, in, out string, n int64, opt ort.Options) (*ort.Session, int, error) {
