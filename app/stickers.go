@@ -108,12 +108,21 @@ func (set *StickerSet) Sheet() *image.NRGBA {
 // Export writes the sheet (PNG) and each sticker as format "png" or "webp"
 // into dir, named after the input; returns the paths written.
 func (set *StickerSet) Export(dir, format string, doc *Doc, overwrite bool) ([]string, error) {
+	return set.ExportSheet("", dir, format, doc, overwrite)
+}
+
+// ExportSheet is Export with the sheet written to sheet (a .png path)
+// instead of its default name in dir; "" is Export.
+func (set *StickerSet) ExportSheet(sheet, dir, format string, doc *Doc, overwrite bool) ([]string, error) {
 	format = strings.ToLower(format)
 	if format != "png" && format != "webp" {
 		return nil, fmt.Errorf("sticker format %q: want png or webp", format)
 	}
 	opts := export.WriteOptions{Overwrite: overwrite, Protect: []string{doc.Path}, WebPMaxBytes: StickerMaxWebP}
 	all := set.Paths(dir, format, doc)
+	if sheet != "" {
+		all[0] = sheet
+	}
 	var paths []string
 	for i, p := range all {
 		img := set.Sheet()

@@ -192,3 +192,31 @@ func TestStickers(t *testing.T) {
 		f.Close()
 	}
 }
+
+// --out NAME.png writes the sheet there and the stickers beside it; another
+// image name is refused before any work, never made into a folder.
+func TestStickersOutSheet(t *testing.T) {
+	pack := sharedPack(t, "mcdm")
+	dir := t.TempDir()
+	photo := filepath.Join(dir, "me.png")
+	writePhoto(t, photo, 100, 100)
+	sheet := filepath.Join(dir, "out", "sheet.png")
+	must(t, "stickers", "--pack", pack, "--input", photo, "--out", sheet, "--steps", "2", "--mask-seeds", "1")
+	if st, err := os.Stat(sheet); err != nil || st.IsDir() {
+		t.Fatalf("the sheet is not a file at %s: %v", sheet, err)
+	}
+	readPNG(t, sheet)
+	for _, d := range []string{"angry", "shocked", "laughing", "crying"} {
+		if _, err := os.Stat(filepath.Join(dir, "out", "me.sticker-"+d+".webp")); err != nil {
+			t.Error(err)
+		}
+	}
+	bad := filepath.Join(dir, "sheet.jpg")
+	r := likeness(t, t.Context(), "stickers", "--pack", pack, "--input", photo, "--out", bad, "--steps", "2")
+	if r.code != ExitUsage || !strings.Contains(r.stderr, "give a .png name") {
+		t.Errorf("--out sheet.jpg: %v", r)
+	}
+	if _, err := os.Stat(bad); err == nil {
+		t.Errorf("--out sheet.jpg made %s", bad)
+	}
+}

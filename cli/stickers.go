@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"likeness/app"
 )
@@ -16,7 +18,16 @@ func runStickers(ctx context.Context, env *env, args []string) error {
 		return err
 	}
 	if f.out == "" {
-		return usageErr("--out is required (a folder)")
+		return usageErr("--out is required (a folder, or the sheet's .png with the stickers beside it)")
+	}
+	// --out sheet.png writes the sheet there and the stickers beside it;
+	// any other image name is refused rather than made into a folder.
+	dir, sheet := f.out, ""
+	switch strings.ToLower(filepath.Ext(f.out)) {
+	case ".png":
+		dir, sheet = filepath.Dir(f.out), f.out
+	case ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif":
+		return usageErr("--out %s: the sheet is a PNG; give a .png name, or a folder for the sheet and the stickers", f.out)
 	}
 	ss, err := f.open(ctx, env)
 	if err != nil {
@@ -28,10 +39,10 @@ func runStickers(ctx context.Context, env *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(f.out, 0o755); err != nil {
-		return fmt.Errorf("%s: %w", f.out, err)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
 	}
-	paths, err := set.Export(f.out, *format, doc, f.overwrite)
+	paths, err := set.ExportSheet(sheet, dir, *format, doc, f.overwrite)
 	if err != nil {
 		return err
 	}
