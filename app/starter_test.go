@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"testing/fstest"
 
@@ -35,6 +36,10 @@ func TestSamplesOpenFromReadOnlyCopy(t *testing.T) {
 	}
 	if l := SampleLabel("smiling-girl.png"); l != "smiling girl" {
 		t.Errorf("label %q", l)
+	}
+	// The built-in samples include two drawings nobody here made.
+	if got := Samples(); !slices.Contains(got, "openclipart-signorina.png") || !slices.Contains(got, "openclipart-bad-guy.png") {
+		t.Errorf("built-in samples %q lack the openclipart heads", got)
 	}
 	cache := filepath.Join(t.TempDir(), "cache")
 	p, err := samplePath(fsys, "s", cache, "smiling-girl.png")
