@@ -15,6 +15,11 @@ TEMPLATE = "a {subject}, {text}"
 OPSET = 14
 
 
+def betas_scaled_linear(n=1000, start=0.00085, end=0.012):
+    """Stable Diffusion's scaled-linear beta schedule, float64."""
+    return torch.linspace(start ** 0.5, end ** 0.5, n, dtype=torch.float64) ** 2
+
+
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
 

@@ -20,7 +20,7 @@ from .tokenizer import Tokenizer
 # ---------------------------------------------------------------- schedulers
 
 def _acp():
-    return torch.cumprod(1 - train.betas_scaled_linear(), 0)  # float64
+    return torch.cumprod(1 - core.betas_scaled_linear(), 0)  # float64
 
 
 class DDIM:

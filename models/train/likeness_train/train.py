@@ -20,14 +20,10 @@ import torch
 import torch.nn.functional as F
 
 from . import data, nets, render
-from .core import SUBJECTS, TEMPLATE, atomic_save, load_ae, log, to_tensor  # noqa: F401 (re-exported)
+from .core import SUBJECTS, TEMPLATE, atomic_save, betas_scaled_linear, load_ae, log, to_tensor  # noqa: F401 (re-exported)
 from .tokenizer import Tokenizer
 
 MIN_SNR_GAMMA = 5.0
-
-
-def betas_scaled_linear(n=1000, start=0.00085, end=0.012):
-    return torch.linspace(start ** 0.5, end ** 0.5, n, dtype=torch.float64) ** 2
 
 
 def alphas_cumprod():
