@@ -61,7 +61,8 @@ train-deps:
 train-test: train-deps build ort
 	cd models/train && LIKENESS_BIN=$(abspath $(BIN)) OMP_NUM_THREADS=1 $(PYTHON) -m pytest -q -p no:cacheprovider tests
 
-# Reproduces the learned starter packs (about 5.5 hours on 2 cores, 5 with AE_FROM_PACK:
+# Reproduces the learned starter packs (about 7.5 hours on 2 cores, 7 with AE_FROM_PACK, of
+# which about 2 for stage 5, the broad round:
 # both MCDMs side by side, then costumes trains on for 80 + 75 minutes; see
 # models/train/starter-packs.sh).
 starter-packs: train-deps build ort
