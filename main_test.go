@@ -166,3 +166,40 @@ func findButtons(img image.Image, c [3]uint8) []image.Rectangle {
 	}
 	return found
 }
+
+// TestStoreCommandsWithoutRuntime: installing, listing and the manifest
+// part of checking packs read files only, so they work on a machine where
+// ONNX Runtime cannot be found; check says which part it could not do.
+func TestStoreCommandsWithoutRuntime(t *testing.T) {
+	bin := build(t)
+	home := t.TempDir()
+	env := append(os.Environ(), "LIKENESS_ORT_LIB="+filepath.Join(home, "no-such-libonnxruntime.so"),
+		"XDG_CACHE_HOME="+filepath.Join(home, "cache"), "XDG_DATA_HOME="+filepath.Join(home, "data"),
+		"XDG_CONFIG_HOME="+filepath.Join(home, "config"))
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("models", "install", "--starter")
+	if err != nil {
+		t.Fatalf("models install --starter without onnx runtime: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "Cartoon expressions: installed") {
+		t.Errorf("install output does not report the expressions pack:\n%s", out)
+	}
+	out, err = run("models", "list")
+	if err != nil || !strings.Contains(out, "cartoon-costumes") || !strings.Contains(out, "cartoon-expressions") {
+		t.Errorf("models list without onnx runtime: %v\n%s", err, out)
+	}
+	out, err = run("models", "check", "cartoon-expressions")
+	if err == nil {
+		t.Errorf("models check without onnx runtime succeeded; want an error saying the sessions were not created:\n%s", out)
+	}
+	for _, want := range []string{"manifest and signatures ok", "unet", "face_box", "sessions not created", "onnx runtime library not found"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("models check output lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -27,6 +27,9 @@ type Options struct {
 	// GraphCache is where ONNX Runtime's optimised graphs are kept between
 	// runs: "" = $LIKENESS_GRAPH_CACHE, else the XDG cache; "off" = nowhere.
 	GraphCache string
+	// StoreOnly starts no ONNX Runtime: for installing, listing and
+	// checking packs' files, which need no library. Engine then refuses.
+	StoreOnly bool
 }
 
 // EnvGraphCache names the environment variable that moves (or, with
@@ -60,8 +63,10 @@ type App struct {
 
 // New starts ONNX Runtime (failing with how to get it) and opens the store.
 func New(opts Options) (*App, error) {
-	if err := ort.Init(opts.ORTLib); err != nil {
-		return nil, err
+	if !opts.StoreOnly {
+		if err := ort.Init(opts.ORTLib); err != nil {
+			return nil, err
+		}
 	}
 	_ = engine.PruneGraphCache(opts.GraphCacheDir()) // best effort
 	st := models.DefaultStore(opts.PackDirs...)
@@ -82,6 +87,9 @@ func (a *App) Engine(ctx context.Context, pack *models.Pack, progress engine.Pro
 		return e, nil
 	}
 	a.mu.Unlock()
+	if a.Opts.StoreOnly {
+		return nil, fmt.Errorf("load %s: this command does not start onnx runtime", pack.Name)
+	}
 	e, err := engine.Load(ctx, pack, engine.LoadOptions{Provider: a.Opts.Provider, Threads: a.Opts.Threads, Progress: progress,
 		CacheDir: a.Opts.GraphCacheDir()})
 	if err != nil {

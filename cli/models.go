@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -67,9 +68,8 @@ func modelsList(_ context.Context, env *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := ort.Init(sf.ortLib); err != nil {
-		return err
-	}
+	// Listing reads manifests and the models' protobuf headers only: no
+	// ONNX Runtime needed.
 	st := sf.store()
 	packs, errs := st.List()
 	if *asJSON {
@@ -130,9 +130,6 @@ func modelsInstall(ctx context.Context, env *env, args []string) error {
 	if fs.NArg() != 1 {
 		return usageErr("want one PATH (a pack folder or .zip), or --starter")
 	}
-	if err := ort.Init(sf.ortLib); err != nil {
-		return err
-	}
 	st := sf.store()
 	p, err := st.Install(ctx, fs.Arg(0), models.InstallOptions{Name: *name, Replace: *replace, Progress: installProgress(env)})
 	if env.tty {
@@ -141,7 +138,11 @@ func modelsInstall(ctx context.Context, env *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := models.CheckSignatures(p); err != nil {
+	if _, err := models.CheckSignatures(p); errors.Is(err, ort.ErrNoLibrary) {
+		// A model the protobuf reader cannot parse, and no library to ask:
+		// the files are in place, checked when the pack is first loaded.
+		fmt.Fprintf(env.stderr, "warning: %v\n(the pack is installed; its models are checked when it is first loaded)\n", err)
+	} else if err != nil {
 		rmErr := st.Remove(p.Name)
 		return fmt.Errorf("installed files are not a usable pack, removed again: %w", joinErr(err, rmErr))
 	}
@@ -162,7 +163,8 @@ func installProgress(env *env) func(models.Progress) error {
 // installStarters installs every pack of set (the embedded starter packs
 // outside tests) and says what happened to each.
 func installStarters(ctx context.Context, env *env, sf *storeFlags, set *app.StarterSet) error {
-	a, err := app.New(app.Options{ORTLib: sf.ortLib})
+	// Installing copies and verifies files: no ONNX Runtime needed.
+	a, err := app.New(app.Options{ORTLib: sf.ortLib, StoreOnly: true})
 	if err != nil {
 		return err
 	}
@@ -224,6 +226,12 @@ func modelsCheck(ctx context.Context, env *env, args []string) error {
 		return usageErr("%v", err)
 	}
 	a, err := app.New(app.Options{Provider: prov, ORTLib: sf.ortLib})
+	noORT := errors.Is(err, ort.ErrNoLibrary)
+	if noORT {
+		// The manifest, files and signatures are still checked; only the
+		// sessions are not created.
+		a, err = app.New(app.Options{StoreOnly: true})
+	}
 	if err != nil {
 		return err
 	}
@@ -235,6 +243,9 @@ func modelsCheck(ctx context.Context, env *env, args []string) error {
 	}
 	if err := p.CheckFiles(); err != nil { // sizes and SHA-256 when the manifest lists them
 		return err
+	}
+	if noORT {
+		return checkManifestOnly(env, p)
 	}
 	start := time.Now()
 	eng, err := a.Engine(ctx, p, nil)
@@ -290,6 +301,27 @@ func modelsCheck(ctx context.Context, env *env, args []string) error {
 	}
 	fmt.Fprintf(w, "  sessions created in %v\n", loadTime.Round(time.Millisecond))
 	return nil
+}
+
+// checkManifestOnly is models check without ONNX Runtime: the manifest,
+// the files and every model's declared signature, then an error saying
+// the sessions were not tried.
+func checkManifestOnly(env *env, p *models.Pack) error {
+	sig, err := models.CheckSignatures(p)
+	if err != nil {
+		return err
+	}
+	w := env.stdout
+	m := p.Manifest
+	fmt.Fprintf(w, "pack %s: manifest and signatures ok\n  folder:     %s\n  kind:       %s\n  resolution: %d (latent %d, latent_factor %d)\n",
+		p.Name, p.Dir, m.Kind, sig.Resolution, sig.Latent, sig.LatentFactor)
+	for _, ms := range sig.Models {
+		fmt.Fprintf(w, "  %-16s %8s\n", ms.Role, bytesize.Format(ms.Bytes))
+	}
+	if fb := m.FaceBox; fb != nil {
+		fmt.Fprintf(w, "  face_box:   %.3f, %.3f, %.3f, %.3f (where the pack wants the face)\n", fb[0], fb[1], fb[2], fb[3])
+	}
+	return fmt.Errorf("pack %s: sessions not created: %w", p.Name, ort.ErrNoLibrary)
 }
 
 func checkReport(eng *engine.Engine, load time.Duration) map[string]any {

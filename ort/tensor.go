@@ -64,13 +64,15 @@ type Signature struct {
 // ReadSignature reads a model's declared inputs and outputs. It reads them
 // from the model's protobuf without loading its weights (readSignatureProto);
 // a model that reader does not understand is opened by ONNX Runtime, with
-// graph optimisations off, and only asked for names.
+// graph optimisations off, and only asked for names. So ONNX Runtime is
+// needed only for models the protobuf reader does not understand: listing,
+// installing and checking manifests work without the library.
 func ReadSignature(path string) (ins, outs []TensorInfo, err error) {
-	if err := Init(""); err != nil {
-		return nil, nil, err
-	}
 	if ins, outs, err := readSignatureProto(path); err == nil {
 		return ins, outs, nil
+	}
+	if err := Init(""); err != nil {
+		return nil, nil, fmt.Errorf("%s: its inputs and outputs need onnx runtime to read: %w", path, err)
 	}
 	return readSignatureORT(path)
 }

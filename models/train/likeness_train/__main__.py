@@ -117,6 +117,20 @@ def main(argv=None):
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--out", required=True, help="folder for the model (and the render cache)")
 
+    p = sub.add_parser("train-foreground", help="train the foreground segmenter (foreground/model.onnx)")
+    p.add_argument("--identities", type=int, default=900, help="renderer characters")
+    p.add_argument("--clipart", type=int, default=1500, help="openclipart drawings with transparency")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--steps", type=int, default=0)
+    p.add_argument("--minutes", type=float, default=15)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="folder for the model (and the image cache)")
+    p = sub.add_parser("matte-set", help="write cut-out test pictures with their true alpha (likeness eval --matte)")
+    p.add_argument("--renders", type=int, default=48, help="held-out renderer characters")
+    p.add_argument("--out", required=True)
+
     a = ap.parse_args(argv)
     if a.cmd == "train" and not a.task and not a.pairs:
         ap.error("train: give --task (procedural pairs) or --pairs DIR (a pairs folder)")
@@ -144,6 +158,13 @@ def main(argv=None):
     elif a.cmd == "train-judge":
         from . import auxnets
         auxnets.train_judge(a)
+    elif a.cmd == "train-foreground":
+        from . import foreground
+        foreground.train(a)
+    elif a.cmd == "matte-set":
+        from . import foreground
+        n = foreground.write_matte_set(a.out, a.renders)
+        print(f"{n} pictures in {a.out}", file=sys.stderr)
     elif a.cmd == "export":
         from . import export
         export.export(a)
