@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,8 +15,10 @@ import (
 	"likeness/engine"
 	"likeness/engine/compose"
 	"likeness/engine/export"
+	"likeness/engine/matte"
 	"likeness/engine/photo"
 	"likeness/models"
+	"likeness/stickerpack"
 )
 
 // StickerSize is what sticker apps want.
@@ -25,36 +28,118 @@ const (
 	StickerMaxWebP = 100 << 10
 )
 
-// StickerSet is one photo edited in every direction of a pack with one seed,
-// sharing the photo's encodings.
-type StickerSet struct {
-	Directions []models.Direction
-	Results    []*engine.Result
-	Settings   []engine.Settings
-	alpha      *image.Alpha // the crop's transparency at model resolution, nil when opaque
+// CutoutSource says where a sticker's transparency comes from.
+type CutoutSource string
+
+const (
+	CutoutInput CutoutSource = "input" // the picture's own alpha
+	CutoutModel CutoutSource = "model" // the pack's foreground model, refined at full resolution
+	CutoutNone  CutoutSource = "none"  // opaque: no alpha, no foreground model (or turned off)
+)
+
+// stickerWork is the side at which a sticker's picture and matte are kept:
+// above the sticker's 512 so that its resampling has detail to use, capped
+// so a large photo does not make every touch-up slow.
+const stickerWork = 768
+
+// StickerOptions choose which stickers a set holds.
+type StickerOptions struct {
+	// Directions are the pack's direction IDs to use, in order; nil means
+	// all of them.
+	Directions []string
+	// Seeds per direction (0 means 1): the first is the settings' seed,
+	// the others follow it (seed+1, seed+2...), so a set is reproducible.
+	Seeds int
+	// NoCutout keeps opaque pictures opaque even when the pack has a
+	// foreground model.
+	NoCutout bool
 }
 
-// Stickers runs mask + mask-guided edit for every direction of the pack.
+// StickerSet is one photo edited in some of a pack's directions, with one
+// or more seeds each, sharing the photo's encodings and mask per direction.
+type StickerSet struct {
+	Directions []models.Direction // one per sticker; a direction repeats for its other seeds
+	Results    []*engine.Result
+	Settings   []engine.Settings
+	// Cutout says where the transparency comes from; CutoutNote says why
+	// there is none, for the status bar and the CLI.
+	Cutout     CutoutSource
+	CutoutNote string
+	works      []*image.NRGBA // each sticker's picture at cut-out resolution
+	mattes     []*image.Alpha // and its matte (nil when opaque)
+	noCutout   bool
+}
+
+// Stickers runs mask + mask-guided edit for every direction of the pack
+// with the settings' seed.
 func Stickers(ctx context.Context, e *engine.Engine, doc *Doc, s engine.Settings, progress engine.ProgressFunc) (*StickerSet, error) {
-	dirs := e.Pack.Manifest.Directions
-	if len(dirs) == 0 {
+	return StickersWith(ctx, e, doc, s, StickerOptions{}, progress)
+}
+
+// StickersWith is Stickers for the directions and seeds o picks.
+func StickersWith(ctx context.Context, e *engine.Engine, doc *Doc, s engine.Settings, o StickerOptions, progress engine.ProgressFunc) (*StickerSet, error) {
+	all := e.Pack.Manifest.Directions
+	if len(all) == 0 {
 		return nil, fmt.Errorf("pack %s has no directions to make stickers from", e.Pack.Name)
 	}
-	set := &StickerSet{Directions: dirs, Results: make([]*engine.Result, len(dirs)), Settings: make([]engine.Settings, len(dirs))}
-	if doc.Photo.HasAlpha {
-		set.alpha = cropAlpha(doc.Photo.Image, doc.Crop(), e.Sig.Resolution)
+	dirs := all
+	if o.Directions != nil {
+		dirs = nil
+		for _, id := range o.Directions {
+			d, ok := findDirection(all, id)
+			if !ok {
+				var ids []string
+				for _, d := range all {
+					ids = append(ids, d.ID)
+				}
+				return nil, fmt.Errorf("pack %s has no direction %q (it has %s)", e.Pack.Name, id, strings.Join(ids, ", "))
+			}
+			dirs = append(dirs, d)
+		}
 	}
-	for i := range dirs {
-		ds := s
-		ds.Direction, ds.Target = dirs[i].ID, ""
-		if err := set.run(ctx, e, doc, i, ds, progress); err != nil {
+	seeds := max(1, o.Seeds)
+	set := &StickerSet{noCutout: o.NoCutout}
+	set.Cutout, set.CutoutNote = cutoutSource(e, doc, o.NoCutout)
+	for _, d := range dirs {
+		for k := range seeds {
+			ds := s
+			ds.Direction, ds.Target, ds.Seed = d.ID, "", s.Seed+uint64(k)
+			set.Directions = append(set.Directions, d)
+			set.Settings = append(set.Settings, ds)
+		}
+	}
+	n := len(set.Directions)
+	set.Results, set.works, set.mattes = make([]*engine.Result, n), make([]*image.NRGBA, n), make([]*image.Alpha, n)
+	for i := range n {
+		if err := set.run(ctx, e, doc, i, set.Settings[i], progress); err != nil {
 			return nil, err
 		}
 	}
 	return set, nil
 }
 
-// Regenerate re-runs one direction with a new seed.
+func findDirection(all []models.Direction, id string) (models.Direction, bool) {
+	for _, d := range all {
+		if d.ID == id {
+			return d, true
+		}
+	}
+	return models.Direction{}, false
+}
+
+func cutoutSource(e *engine.Engine, doc *Doc, off bool) (CutoutSource, string) {
+	switch {
+	case doc.Photo.HasAlpha:
+		return CutoutInput, ""
+	case off:
+		return CutoutNone, "cut-out turned off: the stickers keep the picture's background"
+	case !e.HasForeground():
+		return CutoutNone, fmt.Sprintf("pack %s has no foreground model and the picture has no transparency: the stickers keep its background", e.Pack.Name)
+	}
+	return CutoutModel, ""
+}
+
+// Regenerate re-runs one sticker with a new seed.
 func (set *StickerSet) Regenerate(ctx context.Context, e *engine.Engine, doc *Doc, i int, seed uint64, progress engine.ProgressFunc) error {
 	if i < 0 || i >= len(set.Directions) {
 		return fmt.Errorf("no sticker %d", i)
@@ -62,6 +147,18 @@ func (set *StickerSet) Regenerate(ctx context.Context, e *engine.Engine, doc *Do
 	s := set.Settings[i]
 	s.Seed = seed
 	return set.run(ctx, e, doc, i, s, progress)
+}
+
+// Clone is a copy whose stickers can be regenerated or touched up without
+// changing set (the app shows set while a copy is worked on).
+func (set *StickerSet) Clone() *StickerSet {
+	cp := *set
+	cp.Directions = append([]models.Direction(nil), set.Directions...)
+	cp.Results = append([]*engine.Result(nil), set.Results...)
+	cp.Settings = append([]engine.Settings(nil), set.Settings...)
+	cp.works = append([]*image.NRGBA(nil), set.works...)
+	cp.mattes = append([]*image.Alpha(nil), set.mattes...)
+	return &cp
 }
 
 func (set *StickerSet) run(ctx context.Context, e *engine.Engine, doc *Doc, i int, s engine.Settings, progress engine.ProgressFunc) error {
@@ -84,25 +181,106 @@ func (set *StickerSet) run(ctx context.Context, e *engine.Engine, doc *Doc, i in
 	if err != nil {
 		return err
 	}
-	set.Results[i], set.Settings[i] = r, s
+	work := stickerPicture(r)
+	var alpha *image.Alpha
+	switch set.Cutout {
+	case CutoutInput:
+		alpha = cropAlpha(doc.Photo.Image, r.Crop, work.Rect.Dx())
+	case CutoutModel:
+		// The edited picture, not the photo: a costume changes the outline.
+		coarse, err := e.Foreground(ctx, r.Preserved)
+		if err != nil {
+			return err
+		}
+		alpha = matte.Refine(work, coarse)
+	}
+	set.Results[i], set.Settings[i], set.works[i], set.mattes[i] = r, s, work, alpha
 	return nil
 }
 
-// Sticker is sticker i at 512x512: transparent with a white outline when
-// the photo had transparency.
-func (set *StickerSet) Sticker(i int) *image.NRGBA {
-	return compose.Sticker(set.Results[i].Preserved, set.alpha, StickerSize, StickerOutline)
+// stickerPicture is the edit at full resolution inside its crop (the
+// photo's own pixels outside the mask), at most stickerWork px a side.
+func stickerPicture(r *engine.Result) *image.NRGBA {
+	full := r.Full()
+	if full == nil {
+		return photo.Resize(r.Preserved, stickerWork, stickerWork)
+	}
+	c := imaging.Crop(full, r.Crop)
+	side := min(stickerWork, max(c.Rect.Dx(), r.Preserved.Rect.Dx()))
+	return photo.Resize(c, side, side)
 }
 
-// Sheet is the 2x2 sheet with labels.
+// Matte is sticker i's matte at cut-out resolution (a copy; nil when the
+// sticker is opaque).
+func (set *StickerSet) Matte(i int) *image.Alpha {
+	if i < 0 || i >= len(set.mattes) || set.mattes[i] == nil {
+		return nil
+	}
+	a := *set.mattes[i]
+	a.Pix = append([]uint8(nil), a.Pix...)
+	return &a
+}
+
+// SetMatte replaces sticker i's matte (a touched-up one); it must have the
+// size Matte has. A set without a cut-out gets one this way: painting the
+// matte makes the sticker transparent.
+func (set *StickerSet) SetMatte(i int, a *image.Alpha) error {
+	if i < 0 || i >= len(set.works) || set.works[i] == nil {
+		return fmt.Errorf("no sticker %d", i)
+	}
+	if w := set.works[i].Rect; a == nil || a.Rect.Dx() != w.Dx() || a.Rect.Dy() != w.Dy() {
+		return fmt.Errorf("sticker %d: matte must be %dx%d", i, set.works[i].Rect.Dx(), set.works[i].Rect.Dy())
+	}
+	set.mattes[i] = a
+	return nil
+}
+
+// Picture is sticker i's picture at cut-out resolution, before the cut-out.
+func (set *StickerSet) Picture(i int) *image.NRGBA { return set.works[i] }
+
+// Transparent reports whether the stickers have a cut-out.
+func (set *StickerSet) Transparent() bool {
+	for _, m := range set.mattes {
+		if m != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Sticker is sticker i at 512x512: cut out, with a white outline, when it
+// has a matte; opaque otherwise.
+func (set *StickerSet) Sticker(i int) *image.NRGBA {
+	return set.stickerWithMargin(i, 0)
+}
+
+func (set *StickerSet) stickerWithMargin(i, margin int) *image.NRGBA {
+	work, a := set.works[i], set.mattes[i]
+	if a == nil {
+		return compose.StickerMargin(work, nil, StickerSize, StickerOutline, margin)
+	}
+	return compose.StickerMargin(matte.Foreground(work, a), a, StickerSize, StickerOutline, margin)
+}
+
+// Label is sticker i's label: the direction's, numbered for its other seeds.
+func (set *StickerSet) Label(i int) string {
+	if k := set.occurrence(i); k > 1 {
+		return fmt.Sprintf("%s (%d)", set.Directions[i].Label, k)
+	}
+	return set.Directions[i].Label
+}
+
+// Sheet is the sheet with labels: 2x2 for four stickers, more columns
+// for more.
 func (set *StickerSet) Sheet() *image.NRGBA {
 	var imgs []*image.NRGBA
 	var labels []string
-	for i, d := range set.Directions {
+	for i := range set.Directions {
 		imgs = append(imgs, set.Sticker(i))
-		labels = append(labels, d.Label)
+		labels = append(labels, set.Label(i))
 	}
-	return compose.Sheet(imgs, labels, 2, StickerSize, color.White)
+	cols := max(1, int(math.Ceil(math.Sqrt(float64(len(imgs))))))
+	return compose.Sheet(imgs, labels, cols, StickerSize, color.White)
 }
 
 // Export writes the sheet (PNG) and each sticker as format "png" or "webp"
@@ -142,8 +320,12 @@ func (set *StickerSet) ExportSheet(sheet, dir, format string, doc *Doc, overwrit
 func (set *StickerSet) Paths(dir, format string, doc *Doc) []string {
 	base := strings.TrimSuffix(filepath.Base(doc.Path), filepath.Ext(doc.Path))
 	paths := []string{filepath.Join(dir, base+".stickers.png")}
-	for _, d := range set.Directions {
-		paths = append(paths, filepath.Join(dir, fmt.Sprintf("%s.sticker-%s.%s", base, d.ID, strings.ToLower(format))))
+	for i, d := range set.Directions {
+		name := d.ID
+		if k := set.occurrence(i); k > 1 {
+			name = fmt.Sprintf("%s-%d", d.ID, k)
+		}
+		paths = append(paths, filepath.Join(dir, fmt.Sprintf("%s.sticker-%s.%s", base, name, strings.ToLower(format))))
 	}
 	return paths
 }
@@ -159,6 +341,17 @@ func (set *StickerSet) Existing(dir, format string, doc *Doc) []string {
 	return out
 }
 
+// occurrence is 1 for a direction's first sticker, 2 for its second...
+func (set *StickerSet) occurrence(i int) int {
+	k := 1
+	for j := 0; j < i; j++ {
+		if set.Directions[j].ID == set.Directions[i].ID {
+			k++
+		}
+	}
+	return k
+}
+
 // cropAlpha is the photo's alpha inside crop, scaled to res x res.
 func cropAlpha(img *image.NRGBA, crop image.Rectangle, res int) *image.Alpha {
 	scaled := photo.Resize(imaging.Crop(img, crop), res, res)
@@ -167,4 +360,47 @@ func cropAlpha(img *image.NRGBA, crop image.Rectangle, res int) *image.Alpha {
 		a.Pix[i] = scaled.Pix[4*i+3]
 	}
 	return a
+}
+
+// PackOptions name a sticker pack.
+type PackOptions struct {
+	Format       string // a stickerpack.Platforms key: telegram or whatsapp
+	Name, Author string
+	Overwrite    bool
+}
+
+// ExportPack writes the set as a sticker pack a messenger accepts into the
+// folder dir (and, for WhatsApp, the dir.wastickers archive beside it),
+// then checks what it wrote against the platform's rules; returns the
+// paths written.
+func (set *StickerSet) ExportPack(dir string, o PackOptions) ([]string, error) {
+	r, err := stickerpack.ByName(o.Format)
+	if err != nil {
+		return nil, err
+	}
+	if o.Name == "" {
+		o.Name = "Likeness stickers"
+	}
+	if o.Author == "" {
+		o.Author = "Likeness"
+	}
+	p := stickerpack.Pack{Name: o.Name, Author: o.Author}
+	for i, d := range set.Directions {
+		p.Stickers = append(p.Stickers, stickerpack.Sticker{Image: set.stickerWithMargin(i, r.Margin), Emoji: stickerpack.Emoji(d.ID + " " + d.Label)})
+	}
+	if r.Transparent && !set.Transparent() {
+		reason := set.CutoutNote
+		if reason == "" {
+			reason = "the stickers have no cut-out"
+		}
+		return nil, fmt.Errorf("%s: %s wants stickers with a transparent background, and %s; open a transparent picture, use a pack with a foreground model, or paint the matte", dir, r.Name, reason)
+	}
+	paths, err := stickerpack.Write(dir, p, r, o.Overwrite)
+	if err != nil {
+		return paths, err
+	}
+	if err := stickerpack.Check(dir, r); err != nil {
+		return paths, fmt.Errorf("the written pack breaks %s's rules: %w", r.Name, err)
+	}
+	return paths, nil
 }

@@ -1,14 +1,21 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"image"
+	"image/color"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"golang.org/x/image/webp"
+
+	"likeness/models/synth"
+	"likeness/stickerpack"
 )
 
 func TestCompareOnePhoto(t *testing.T) {
@@ -218,5 +225,62 @@ func TestStickersOutSheet(t *testing.T) {
 	}
 	if _, err := os.Stat(bad); err == nil {
 		t.Errorf("--out sheet.jpg made %s", bad)
+	}
+}
+
+// writeFigure draws a dark figure on white, w x h, as a PNG: opaque, so a
+// sticker's transparency must come from the pack's foreground model.
+func writeFigure(t *testing.T, path string, w, h int) {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			c := color.NRGBA{255, 255, 255, 255}
+			if dx, dy := x-w/2, y-h/2; dx*dx+dy*dy < (min(w, h)/3)*(min(w, h)/3) {
+				c = color.NRGBA{70, 40, uint8(40 + 100*x/w), 255}
+			}
+			img.SetNRGBA(x, y, c)
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// --pack-format writes a pack that passes the platform's rules; opaque
+// stickers are refused for WhatsApp with the reason.
+func TestStickerPacks(t *testing.T) {
+	pack := newPack(t, synth.Options{Kind: "mcdm", Resolution: 64, Foreground: true})
+	dir := t.TempDir()
+	photo := filepath.Join(dir, "me.png")
+	writeFigure(t, photo, 120, 120)
+	for _, format := range []string{"whatsapp", "telegram"} {
+		out := filepath.Join(dir, format)
+		r := must(t, "stickers", "--pack", pack, "--input", photo, "--out", out, "--pack-format", format, "--pack-name", "Me",
+			"--author", "Tester", "--directions", "angry,laughing", "--seeds", "2", "--steps", "2", "--mask-seeds", "1", "--json")
+		var got struct {
+			Stickers int
+			Cutout   string
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || got.Stickers != 4 || got.Cutout != "model" {
+			t.Errorf("%s: --json %s (%v): want 4 stickers cut out by the model", format, r.stdout, err)
+		}
+		if err := stickerpack.Check(out, stickerpack.Platforms[format]); err != nil {
+			t.Errorf("%s pack fails its rules: %v", format, err)
+		}
+		readPNG(t, out+".sheet.png")
+	}
+	plain := sharedPack(t, "mcdm")
+	r := likeness(t, t.Context(), "stickers", "--pack", plain, "--input", photo, "--out", filepath.Join(dir, "opaque"), "--pack-format", "whatsapp", "--steps", "2", "--mask-seeds", "1")
+	if r.code == 0 || !strings.Contains(r.stderr, "transparent background") {
+		t.Errorf("WhatsApp pack from a pack without a foreground model: %v", r)
+	}
+	r = likeness(t, t.Context(), "stickers", "--pack", plain, "--input", photo, "--out", filepath.Join(dir, "x"), "--pack-format", "signal")
+	if r.code != ExitUsage || !strings.Contains(r.stderr, "telegram or whatsapp") {
+		t.Errorf("--pack-format signal: %v", r)
 	}
 }

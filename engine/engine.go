@@ -73,6 +73,9 @@ type Engine struct {
 	locSess *ort.Session
 	locSize int
 	locErr  error
+	fgSess  *ort.Session
+	fgSize  int
+	fgErr   error
 
 	mu        sync.Mutex
 	textCache *lru
@@ -164,10 +167,11 @@ func Load(ctx context.Context, pack *models.Pack, opt LoadOptions) (_ *Engine, e
 func (e *Engine) Close() error {
 	var errs []error
 	e.mu.Lock()
-	loc := e.locSess
+	loc, fg := e.locSess, e.fgSess
 	e.locSess, e.locErr = nil, errors.New("engine closed")
+	e.fgSess, e.fgErr = nil, errors.New("engine closed")
 	e.mu.Unlock()
-	for _, s := range []*ort.Session{e.text, e.unet, e.vaeEnc, e.vaeDec, e.imgEnc, e.proj, loc} {
+	for _, s := range []*ort.Session{e.text, e.unet, e.vaeEnc, e.vaeDec, e.imgEnc, e.proj, loc, fg} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}

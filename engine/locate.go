@@ -42,7 +42,7 @@ func (e *Engine) locator() (*ort.Session, int, error) {
 		e.locErr = fmt.Errorf("pack %s: %w", e.Pack.Name, ErrNoLocator)
 		return nil, 0, e.locErr
 	}
-	s, size, err := openSquareModel(path, "image", "box", 5, e.locOpt)
+	s, size, err := openSquareModel(path, "image", "box", []int64{1, 5}, e.locOpt)
 	if err != nil {
 		e.locErr = fmt.Errorf("pack %s: %s: %w", e.Pack.Name, models.RoleFaceLocator, err)
 		return nil, 0, e.locErr
@@ -63,8 +63,9 @@ func (e *Engine) CheckFaceLocator() (int, error) {
 }
 
 // openSquareModel opens a helper model with one input `in` float32
-// [1,3,S,S] (S fixed) and one output `out` float32 [1,n], and returns S.
-func openSquareModel(path, in, out string, n int64, opt ort.Options) (*ort.Session, int, error) {
+// [1,3,S,S] (S fixed) and one output `out` float32 of shape outShape, where
+// a 0 stands for S, and returns S.
+func openSquareModel(path, in, out string, outShape []int64, opt ort.Options) (*ort.Session, int, error) {
 	ins, outs, err := ort.ReadSignature(path)
 	if err != nil {
 		return nil, 0, err
@@ -82,17 +83,28 @@ func openSquareModel(path, in, out string, n int64, opt ort.Options) (*ort.Sessi
 	if size == 0 {
 		return nil, 0, fmt.Errorf("no input %q (want float32 [1,3,S,S])", in)
 	}
+	want := make([]int64, len(outShape))
+	for i, d := range outShape {
+		want[i] = d
+		if d == 0 {
+			want[i] = size
+		}
+	}
 	found := false
 	for _, t := range outs {
 		if t.Name == out {
 			found = true
-			if t.Type != ort.Float32 || len(t.Shape) != 2 || (t.Shape[1] > 0 && t.Shape[1] != n) {
-				return nil, 0, fmt.Errorf("output %q is %v, want float32 [1,%d]", out, t, n)
+			ok := t.Type == ort.Float32 && len(t.Shape) == len(want)
+			for i := 1; ok && i < len(want); i++ { // the batch may be dynamic
+				ok = t.Shape[i] <= 0 || t.Shape[i] == want[i]
+			}
+			if !ok {
+				return nil, 0, fmt.Errorf("output %q is %v, want float32 %v", out, t, want)
 			}
 		}
 	}
 	if !found {
-		return nil, 0, fmt.Errorf("no output %q (want float32 [1,%d])", out, n)
+		return nil, 0, fmt.Errorf("no output %q (want float32 %v)", out, want)
 	}
 	opt.Outputs = []string{out}
 	opt.Signature = &ort.Signature{Inputs: ins, Outputs: outs}

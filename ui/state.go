@@ -818,9 +818,7 @@ func (s *State) RegenerateSticker(i int, seed uint64) {
 	s.start(jobStickers, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
 		// Regenerate writes into the set: work on a copy so a cancelled run
 		// leaves the shown set intact.
-		cp := *set
-		cp.Results = append([]*app.Result(nil), set.Results...)
-		cp.Settings = append([]app.Settings(nil), set.Settings...)
+		cp := set.Clone()
 		if err := cp.Regenerate(ctx, e, doc, i, seed, progress); err != nil {
 			return nil, err
 		}
@@ -828,7 +826,7 @@ func (s *State) RegenerateSticker(i int, seed uint64) {
 			if doc != s.doc {
 				return
 			}
-			s.stickers = &cp
+			s.stickers = cp
 			s.updateStickerView()
 			s.status(fmt.Sprintf("sticker %s regenerated with seed %d", cp.Directions[i].ID, seed))
 		}, nil

@@ -14,6 +14,13 @@ import (
 // outline is never clipped. Without alpha the sticker is opaque, letterboxed
 // on white. nil img gives nil; an alpha of another size is ignored.
 func Sticker(img *image.NRGBA, alpha *image.Alpha, size, outline int) *image.NRGBA {
+	return StickerMargin(img, alpha, size, outline, 0)
+}
+
+// StickerMargin is Sticker with margin px of clear border all round (a
+// transparent sticker's shape and outline stay inside it; WhatsApp asks for
+// 16): the opaque sticker is unaffected.
+func StickerMargin(img *image.NRGBA, alpha *image.Alpha, size, outline, margin int) *image.NRGBA {
 	if img == nil || img.Rect.Empty() {
 		return nil
 	}
@@ -35,6 +42,7 @@ func Sticker(img *image.NRGBA, alpha *image.Alpha, size, outline int) *image.NRG
 	}
 
 	outline = max(0, min(outline, size/4))
+	margin = max(0, min(margin, size/4))
 	// Merge colour and alpha so the resampling happens premultiplied and
 	// transparent pixels' colour cannot fringe the edge.
 	src := image.NewNRGBA(image.Rect(0, 0, img.Rect.Dx(), img.Rect.Dy()))
@@ -45,7 +53,7 @@ func Sticker(img *image.NRGBA, alpha *image.Alpha, size, outline int) *image.NRG
 			src.Pix[y*src.Stride+4*x+3] = arow[x]
 		}
 	}
-	box := canvas.Rect.Inset(outline)
+	box := canvas.Rect.Inset(outline + margin)
 	draw.CatmullRom.Scale(canvas, fit(src.Rect, box), src, src.Rect, draw.Src, nil)
 	if outline == 0 {
 		return toNRGBA(canvas)

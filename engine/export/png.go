@@ -300,3 +300,6 @@ func inflate(b []byte) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// EncodePNG is WritePNG's encoding without the file.
+func EncodePNG(img image.Image, md *Metadata) ([]byte, error) { return encodePNG(img, md) }

@@ -94,3 +94,7 @@ func packedNRGBA(img image.Image) *image.NRGBA {
 	draw.Draw(out, out.Bounds(), img, b.Min, draw.Src)
 	return out
 }
+
+// EncodeWebP is WriteWebP's encoding without the file: lossless, or lossy
+// at the highest quality that fits maxBytes (> 0).
+func EncodeWebP(img image.Image, maxBytes int) ([]byte, error) { return encodeWebP(img, maxBytes) }

@@ -445,3 +445,21 @@ func faceLocator() []byte {
 	b.Node("Reshape", []string{cat, b.ints("shape15", 1, 5)}, []string{"box"})
 	return b.model()
 }
+
+// ForegroundSize is the input side of the analytic foreground model.
+const ForegroundSize = 32
+
+// foreground is the analytic foreground/ model (Options.Foreground): image
+// [1,3,S,S] in [0,1] -> alpha [1,1,S,S], 1 where some channel is below
+// 0.9, 0 where all are above 0.95, a steep ramp between: a character drawn
+// on white is its own matte.
+func foreground() []byte {
+	b := &builder{Graph: pb.NewGraph("foreground"), a: &Analytic{FixedBatch: true}}
+	const s = ForegroundSize
+	b.Input("image", pb.Float, pb.Fixed(1, 3, s, s)...)
+	b.Output("alpha", pb.Float, pb.Fixed(1, 1, s, s)...)
+	dark := b.op("ReduceMin", []string{"image"}, pb.AttrInts("axes", 1), pb.AttrInt("keepdims", 1))
+	d := b.op("Mul", []string{b.op("Sub", []string{b.floats("level", []int64{1}, []float64{0.95}), dark}), b.floats("gain", []int64{1}, []float64{20})})
+	b.Node("Clip", []string{d, b.floats("zero", nil, []float64{0}), b.floats("one", nil, []float64{1})}, []string{"alpha"})
+	return b.model()
+}

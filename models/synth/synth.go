@@ -91,6 +91,9 @@ type Options struct {
 	// box spans their mean ± √3 standard deviations, exact for a uniform
 	// dark rectangle on white), with confidence 1 when there are any.
 	FaceLocator bool
+	// Foreground adds foreground/model.onnx: an analytic matte, 1 where
+	// some channel is below 0.9, 0 on white (see foreground).
+	Foreground bool
 }
 
 // Rect is a rectangle of latent cells, rows [Row0,Row1) and cols [Col0,Col1).

@@ -200,6 +200,12 @@ func (a *Analytic) writeAll(dir, name string, o Options) error {
 			build func() []byte
 		}{"face_locator", faceLocator})
 	}
+	if o.Foreground {
+		models = append(models, struct {
+			name  string
+			build func() []byte
+		}{"foreground", foreground})
+	}
 	for _, m := range models {
 		model := m.build()
 		if m.name == "text_encoder" && a.ExternalData {

@@ -126,6 +126,7 @@ def main(argv=None):
     p.add_argument("--minutes", type=float, default=15)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="go on from foreground.pt in --out (--minutes is the total)")
     p.add_argument("--out", required=True, help="folder for the model (and the image cache)")
     p = sub.add_parser("matte-set", help="write cut-out test pictures with their true alpha (likeness eval --matte)")
     p.add_argument("--renders", type=int, default=48, help="held-out renderer characters")

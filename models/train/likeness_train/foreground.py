@@ -233,11 +233,29 @@ def train(args):
     vx, vy = batch([val_r, val_r], np.random.default_rng(7), 128)
     model = Segmenter()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    start, step = time.time(), 0
-    while time.time() - start < args.minutes * 60 and (not args.steps or step < args.steps):
-        frac = (time.time() - start) / (args.minutes * 60)
+    ckpt = os.path.join(args.out, "foreground.pt")
+    done = 0.0  # seconds of training before this run (the schedule spans them all)
+    if args.resume and os.path.exists(ckpt):
+        z = torch.load(ckpt)
+        model.load_state_dict(z["model"])
+        opt.load_state_dict(z["opt"])
+        done = z["seconds"]
+        log(f"foreground: resumed at {done / 60:.1f} min")
+    budget = args.minutes * 60
+
+    def save(seconds):
+        tmp = ckpt + ".tmp"
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "seconds": seconds}, tmp)
+        os.replace(tmp, ckpt)
+
+    start, step, saved = time.time() - done, 0, time.time()
+    while time.time() - start < budget and (not args.steps or step < args.steps):
+        frac = (time.time() - start) / budget
         for g in opt.param_groups:
             g["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * min(1, frac)))
+        if time.time() - saved > 180:
+            save(time.time() - start)
+            saved = time.time()
         x, y = batch([renders, clip], rng, args.batch)
         model.train()
         loss = loss_fn(model(x), y)
@@ -250,6 +268,7 @@ def train(args):
             with torch.no_grad():
                 v = iou(model(vx), vy)
             log(f"foreground step {step} loss {loss.item():.4f} held-out render IoU {v:.3f}")
+    save(time.time() - start)
     model.eval()
     auxnets.export_onnx(model, os.path.join(args.out, "foreground", "model.onnx"), "image", "alpha", SIZE)
     with torch.no_grad():
