@@ -35,6 +35,8 @@ const (
 	CutoutInput CutoutSource = "input" // the picture's own alpha
 	CutoutModel CutoutSource = "model" // the pack's foreground model, refined at full resolution
 	CutoutNone  CutoutSource = "none"  // opaque: no alpha, no foreground model (or turned off)
+	// CutoutPainted: the set had none, and the user painted a matte.
+	CutoutPainted CutoutSource = "painted"
 )
 
 // stickerWork is the side at which a sticker's picture and matte are kept:
@@ -403,4 +405,42 @@ func (set *StickerSet) ExportPack(dir string, o PackOptions) ([]string, error) {
 		return paths, fmt.Errorf("the written pack breaks %s's rules: %w", r.Name, err)
 	}
 	return paths, nil
+}
+
+// PaintMatte paints one dab into sticker i's matte: a disc at (fx, fy),
+// fractions of the sticker's picture, of radius r (a fraction of its
+// side) with a one-pixel soft edge, keeping (add) or removing what is
+// under it. A sticker without a matte gets a fully opaque one first, so
+// erasing cuts an opaque picture out by hand.
+func (set *StickerSet) PaintMatte(i int, fx, fy, r float64, add bool) error {
+	if i < 0 || i >= len(set.works) || set.works[i] == nil {
+		return fmt.Errorf("no sticker %d", i)
+	}
+	w := set.works[i].Rect
+	m := set.mattes[i]
+	if m == nil {
+		m = image.NewAlpha(image.Rect(0, 0, w.Dx(), w.Dy()))
+		for j := range m.Pix {
+			m.Pix[j] = 255
+		}
+		set.mattes[i] = m
+		set.Cutout, set.CutoutNote = CutoutPainted, ""
+	}
+	side := float64(max(w.Dx(), w.Dy()))
+	cx, cy, rad := fx*float64(w.Dx()), fy*float64(w.Dy()), max(1, r*side)
+	for y := max(0, int(cy-rad-1)); y < min(w.Dy(), int(cy+rad+2)); y++ {
+		for x := max(0, int(cx-rad-1)); x < min(w.Dx(), int(cx+rad+2)); x++ {
+			cover := math.Max(0, math.Min(1, rad+0.5-math.Hypot(float64(x)+0.5-cx, float64(y)+0.5-cy)))
+			if cover == 0 {
+				continue
+			}
+			p := &m.Pix[y*m.Stride+x]
+			if add {
+				*p = uint8(math.Max(float64(*p), math.Round(255*cover)))
+			} else {
+				*p = uint8(math.Min(float64(*p), math.Round(255*(1-cover))))
+			}
+		}
+	}
+	return nil
 }

@@ -24,6 +24,8 @@ const (
 	PrefLastPack  = "last_pack"   // folder of the last loaded pack
 	PrefRecent    = "recent"      // recent photos, newest first (string list)
 	PrefPreserve  = "preserve"    // preserve the original outside the mask
+	// PrefStickerAuthor is the author last given to a sticker pack.
+	PrefStickerAuthor = "sticker_author"
 )
 
 // maxRecent is how many recent photos the File menu lists.
@@ -51,6 +53,8 @@ type State struct {
 	strokes    []int       // paint dabs per stroke, for stroke-level undo
 	comparison *app.Comparison
 	stickers   *app.StickerSet
+	// stickerOpts are the directions and seeds the Stickers tab makes.
+	stickerOpts app.StickerOptions
 
 	jobs jobs // the running job and those still stopping
 
@@ -218,6 +222,7 @@ func (s *State) reloadPack(p *app.Pack, why string) {
 func (s *State) engineReady(p *app.Pack, e *app.Engine, keep bool) {
 	old := s.eng
 	s.pack, s.eng = p, e
+	s.stickerOpts = app.StickerOptions{} // another pack has other directions
 	s.fa.Preferences().SetString(PrefLastPack, p.Dir)
 	s.defaults = e.DefaultSettings()
 	if !keep || e.Validate(s.settings) != nil {
@@ -792,9 +797,9 @@ func (s *State) RunStickers() {
 	if !s.ready("making stickers") {
 		return
 	}
-	doc, e, set := s.doc, s.eng, s.settings
+	doc, e, set, opts := s.doc, s.eng, s.settings, s.stickerOpts
 	s.start(jobStickers, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
-		st, err := app.Stickers(ctx, e, doc, set, progress)
+		st, err := app.StickersWith(ctx, e, doc, set, opts, progress)
 		if err != nil {
 			return nil, err
 		}
@@ -804,7 +809,11 @@ func (s *State) RunStickers() {
 			}
 			s.stickers = st
 			s.updateStickerView()
-			s.status(fmt.Sprintf("%d stickers ready", len(st.Directions)))
+			msg := fmt.Sprintf("%d stickers ready", len(st.Directions))
+			if st.CutoutNote != "" {
+				msg += "; " + st.CutoutNote
+			}
+			s.status(msg)
 		}, nil
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"image"
 	"likeness/app"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -175,6 +176,7 @@ type stickerView struct {
 	which   *escSelect
 	format  *escSelect
 	info    *widget.Label
+	matte   *matteView
 }
 
 func newStickerView(s *State) *stickerView {
@@ -188,25 +190,34 @@ func newStickerView(s *State) *stickerView {
 			s.status("generate the stickers first")
 			return
 		}
-		for i, d := range s.stickers.Directions {
-			if d.Label == v.which.Selected {
-				s.RegenerateSticker(i, rand.Uint64N(1<<31))
-				return
-			}
+		if i := v.selected(); i >= 0 {
+			s.RegenerateSticker(i, rand.Uint64N(1<<31))
+			return
 		}
 		s.status("choose which sticker to regenerate")
 	})
+	v.which.OnChanged = func(string) { v.matte.show(v.selected()) }
+	v.matte = newMatteView(s)
+	undo := widget.NewButtonWithIcon("Undo matte", theme.ContentUndoIcon(), func() { v.matte.Undo() })
+	pack := widget.NewButtonWithIcon("Export pack…", theme.UploadIcon(), v.packDialog)
+	choose := widget.NewButtonWithIcon("Which…", theme.ListIcon(), v.chooseDialog)
 	v.format = newEscSelect([]string{"png", "webp"}, nil, s.Cancel)
 	v.format.SetSelected("png")
 	exp := widget.NewButtonWithIcon("Export sheet + stickers…", theme.DocumentSaveIcon(), v.exportDialog)
 	v.sheet = canvas.NewImageFromImage(nil)
 	v.sheet.FillMode = canvas.ImageFillContain
-	v.info = widget.NewLabel("Edits the photo in each of the pack's directions with one seed: a 2x2 sheet and four 512 px stickers.")
+	v.info = widget.NewLabel(stickerIntro)
 	v.info.Wrapping = fyne.TextWrapWord
-	bar := container.NewHBox(gen, widget.NewSeparator(), container.NewGridWrap(fyne.NewSize(200, v.which.MinSize().Height), v.which), regen, widget.NewSeparator(), v.format, exp)
-	v.content = container.NewBorder(container.NewVBox(bar, v.info), nil, nil, nil, v.sheet)
+	bar := container.NewHBox(gen, choose, widget.NewSeparator(), container.NewGridWrap(fyne.NewSize(200, v.which.MinSize().Height), v.which), regen, widget.NewSeparator(), v.format, exp, pack)
+	touch := container.NewBorder(container.NewVBox(widget.NewLabel("Cut-out of the chosen sticker (touch up with the brush)"),
+		container.NewHBox(widget.NewLabel("Matte"), v.matte.mode, undo)), nil, nil, nil, v.matte)
+	split := container.NewHSplit(v.sheet, touch)
+	split.Offset = 0.62
+	v.content = container.NewBorder(container.NewVBox(bar, v.info), nil, nil, nil, split)
 	return v
 }
+
+const stickerIntro = "Edits the photo in each of the pack's directions with one seed: a sheet and 512 px stickers, cut out when the picture is transparent or the pack has a foreground model."
 
 func (s *State) updateStickerView() {
 	v := s.w.stk
@@ -214,15 +225,169 @@ func (s *State) updateStickerView() {
 		v.sheet.Image = nil
 		v.sheet.Refresh()
 		v.which.SetOptions(nil)
+		v.matte.show(-1)
+		v.info.SetText(stickerIntro)
 		return
 	}
-	v.sheet.Image = s.stickers.Sheet()
+	sheet := s.stickers.Sheet()
+	if s.stickers.Transparent() {
+		sheet = checkerSheet(sheet)
+	}
+	v.sheet.Image = sheet
 	v.sheet.Refresh()
 	var labels []string
-	for _, d := range s.stickers.Directions {
+	for i := range s.stickers.Directions {
+		labels = append(labels, s.stickers.Label(i))
+	}
+	keep := v.which.Selected
+	v.which.SetOptions(labels)
+	if keep == "" && len(labels) > 0 {
+		keep = labels[0]
+	}
+	v.which.SetSelected(keep) // shows it in the matte view
+	info := fmt.Sprintf("%d stickers; cut-out: %s", len(labels), cutoutWords[s.stickers.Cutout])
+	if s.stickers.CutoutNote != "" {
+		info += " (" + s.stickers.CutoutNote + ")"
+	}
+	v.info.SetText(info)
+}
+
+var cutoutWords = map[app.CutoutSource]string{
+	app.CutoutInput:   "the picture's own transparency",
+	app.CutoutModel:   "the pack's foreground model",
+	app.CutoutNone:    "none",
+	app.CutoutPainted: "painted by hand",
+}
+
+// selected is the index of the sticker chosen in the list, or -1.
+func (v *stickerView) selected() int {
+	set := v.s.stickers
+	if set == nil {
+		return -1
+	}
+	for i := range set.Directions {
+		if set.Label(i) == v.which.Selected {
+			return i
+		}
+	}
+	return -1
+}
+
+// chooseDialog picks the directions and the seeds per direction the next
+// Generate makes (WhatsApp packs want 3 to 30 stickers).
+func (v *stickerView) chooseDialog() {
+	s := v.s
+	if s.eng == nil {
+		s.status("load a pack first")
+		return
+	}
+	var ids, labels []string
+	for _, d := range s.eng.Manifest().Directions {
+		ids = append(ids, d.ID)
 		labels = append(labels, d.Label)
 	}
-	v.which.SetOptions(labels)
+	group := widget.NewCheckGroup(labels, nil)
+	chosen := s.stickerOpts.Directions
+	if chosen == nil {
+		chosen = ids
+	}
+	for i, id := range ids {
+		for _, c := range chosen {
+			if c == id {
+				group.Selected = append(group.Selected, labels[i])
+			}
+		}
+	}
+	seeds := widget.NewSelect([]string{"1", "2", "3", "4", "6", "8"}, nil)
+	seeds.SetSelected(fmt.Sprint(max(1, s.stickerOpts.Seeds)))
+	items := []*widget.FormItem{widget.NewFormItem("Directions", group), widget.NewFormItem("Seeds each", seeds)}
+	dialog.ShowForm("Which stickers", "OK", "Cancel", items, func(ok bool) {
+		if !ok {
+			return
+		}
+		var dirs []string
+		for i, l := range labels {
+			for _, sel := range group.Selected {
+				if sel == l {
+					dirs = append(dirs, ids[i])
+				}
+			}
+		}
+		if len(dirs) == 0 {
+			s.status("choose at least one direction")
+			return
+		}
+		n := 1
+		fmt.Sscan(seeds.Selected, &n)
+		s.stickerOpts = app.StickerOptions{Directions: dirs, Seeds: n}
+		s.status(fmt.Sprintf("next sheet: %d stickers (%d directions x %d seeds); Generate makes them", len(dirs)*n, len(dirs), n))
+	}, s.win)
+}
+
+// packDialog asks for the platform, the pack's name and author, then a
+// folder; the pack goes into a new folder there named after the photo.
+func (v *stickerView) packDialog() {
+	s := v.s
+	if s.stickers == nil || s.doc == nil {
+		s.status("generate the stickers first")
+		return
+	}
+	set, doc := s.stickers, s.doc
+	platform := widget.NewSelect([]string{"WhatsApp", "Telegram"}, nil)
+	platform.SetSelected("WhatsApp")
+	name := widget.NewEntry()
+	name.SetText(strings.TrimSuffix(filepath.Base(doc.Path), filepath.Ext(doc.Path)) + " stickers")
+	author := widget.NewEntry()
+	author.SetText(s.fa.Preferences().StringWithFallback(PrefStickerAuthor, ""))
+	author.SetPlaceHolder("your name")
+	items := []*widget.FormItem{widget.NewFormItem("Platform", platform), widget.NewFormItem("Pack name", name), widget.NewFormItem("Author", author)}
+	dialog.ShowForm("Export sticker pack", "Choose folder…", "Cancel", items, func(ok bool) {
+		if !ok {
+			return
+		}
+		s.fa.Preferences().SetString(PrefStickerAuthor, author.Text)
+		format := strings.ToLower(platform.Selected)
+		d := dialog.NewFolderOpen(func(u fyne.ListableURI, err error) {
+			if err != nil {
+				s.showError(err)
+				return
+			}
+			if u == nil {
+				return
+			}
+			base := strings.TrimSuffix(filepath.Base(doc.Path), filepath.Ext(doc.Path))
+			dir := filepath.Join(u.Path(), base+"."+format+"-stickers")
+			s.exportPack(set, dir, app.PackOptions{Format: format, Name: name.Text, Author: author.Text})
+		}, s.win)
+		d.SetLocation(dirLister(s.outputDir()))
+		d.Resize(fyne.NewSize(900, 600))
+		d.Show()
+	}, s.win)
+}
+
+// exportPack writes a sticker pack in the background, asking before
+// replacing an earlier one.
+func (s *State) exportPack(set *app.StickerSet, dir string, o app.PackOptions) {
+	write := func(overwrite bool) {
+		o.Overwrite = overwrite
+		var paths []string
+		s.runExport(dir, func() error {
+			var err error
+			paths, err = set.ExportPack(dir, o)
+			return err
+		}, func() {
+			s.status(fmt.Sprintf("sticker pack written: %s (%d files; README.txt says how to import it)", dir, len(paths)))
+		})
+	}
+	if _, err := os.Stat(dir); err == nil {
+		dialog.ShowConfirm("Replace sticker pack?", fmt.Sprintf("%s already exists. Replace it?", dir), func(yes bool) {
+			if yes {
+				write(true)
+			}
+		}, s.win)
+		return
+	}
+	write(false)
 }
 
 func (v *stickerView) exportDialog() {

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,6 +24,7 @@ import (
 	"likeness/app"
 	"likeness/engine/export"
 	"likeness/models/synth"
+	"likeness/stickerpack"
 )
 
 // harness drives the real window; posted UI work is queued and run on the
@@ -521,5 +523,58 @@ func TestMaskOptionChoices(t *testing.T) {
 	test.Tap(s.w.ed.history.Objects[1].(*thumb))
 	if s.w.ed.maskGuidance.Selected != guide[1].Label || s.w.ed.maskNormalize.Selected != norm[1].Label || s.settings.MaskGuidance != guide[1].Value {
 		t.Errorf("the result's options were not restored: %q %q", s.w.ed.maskNormalize.Selected, s.w.ed.maskGuidance.Selected)
+	}
+}
+
+// The Stickers tab with a pack that has a foreground model: the cut-out
+// shows on a checkerboard, the brush touches the matte up (and Undo matte
+// reverts it), and Export pack writes a WhatsApp pack that passes its rules.
+func TestStickerCutoutTouchUpAndPack(t *testing.T) {
+	h := newHarness(t)
+	s := h.s
+	dir := filepath.Join(s.a.Store.Root, "with-foreground")
+	if _, err := synth.Write(dir, synth.Options{Kind: "mcdm", Resolution: 128, Foreground: true, Name: "With foreground"}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.a.FindPack(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.LoadPack(p)
+	h.idle()
+	s.settings.Steps, s.settings.MaskSeeds, s.settings.MaskNoiseSteps = 4, 2, 2
+	h.open(astronaut)
+	s.stickerOpts = app.StickerOptions{Directions: []string{"angry", "laughing"}, Seeds: 2}
+	s.RunStickers()
+	h.idle()
+	set := s.stickers
+	if set == nil || len(set.Results) != 4 {
+		t.Fatalf("stickers: %v (%v)", set, rec(s).lastErr)
+	}
+	if set.Cutout != app.CutoutModel || !set.Transparent() {
+		t.Fatalf("cut-out %q: want the pack's model", set.Cutout)
+	}
+	v := s.w.stk
+	if v.matte.which != 0 || v.matte.img.Image == nil || !strings.Contains(v.info.Text, "foreground model") {
+		t.Fatalf("matte view shows sticker %d (image %v), info %q", v.matte.which, v.matte.img.Image != nil, v.info.Text)
+	}
+	v.matte.Resize(fyne.NewSize(300, 300))
+	before := set.Matte(0)
+	v.matte.mode.SetSelected("Erase")
+	v.matte.Tapped(&fyne.PointEvent{Position: fyne.NewPos(150, 150)})
+	after := set.Matte(0)
+	c := after.Rect.Dx() / 2
+	if after.Pix[c*after.Stride+c] != 0 {
+		t.Errorf("erasing at the centre left alpha %d there", after.Pix[c*after.Stride+c])
+	}
+	v.matte.Undo()
+	if got := set.Matte(0); !bytes.Equal(got.Pix, before.Pix) {
+		t.Error("Undo matte did not restore the matte")
+	}
+	out := filepath.Join(t.TempDir(), "pack")
+	s.exportPack(set, out, app.PackOptions{Format: "whatsapp", Name: "Astronaut", Author: "Tests"})
+	h.idle()
+	if err := stickerpack.Check(out, stickerpack.Platforms["whatsapp"]); err != nil {
+		t.Errorf("the exported pack fails WhatsApp's rules: %v (%v)", err, rec(s).lastErr)
 	}
 }
