@@ -190,14 +190,31 @@ func (set *StickerSet) run(ctx context.Context, e *engine.Engine, doc *Doc, i in
 		alpha = cropAlpha(doc.Photo.Image, r.Crop, work.Rect.Dx())
 	case CutoutModel:
 		// The edited picture, not the photo: a costume changes the outline.
-		coarse, err := e.Foreground(ctx, r.Preserved)
+		alpha, err = CutoutMatte(ctx, e, r.Preserved, work)
 		if err != nil {
 			return err
 		}
-		alpha = matte.Refine(work, coarse)
 	}
 	set.Results[i], set.Settings[i], set.works[i], set.mattes[i] = r, s, work, alpha
 	return nil
+}
+
+// CutoutMatte is the cut-out of work: the pack's foreground model run on
+// seg (the same picture, at any size; the model resamples it to its own
+// square), its matte refined along work's edges at work's resolution.
+func CutoutMatte(ctx context.Context, e *engine.Engine, seg, work *image.NRGBA) (*image.Alpha, error) {
+	coarse, err := e.Foreground(ctx, seg)
+	if err != nil {
+		return nil, err
+	}
+	return matte.Refine(work, coarse), nil
+}
+
+// CutoutPicture is a picture at the side stickers cut out at (at most
+// 768 px; smaller pictures keep their size).
+func CutoutPicture(img *image.NRGBA) *image.NRGBA {
+	side := min(stickerWork, max(img.Rect.Dx(), img.Rect.Dy()))
+	return photo.Resize(img, side, side)
 }
 
 // stickerPicture is the edit at full resolution inside its crop (the

@@ -62,8 +62,12 @@ func runEval(ctx context.Context, env *env, args []string) error {
 	lambdas := fs.String("lambdas", "", "with --calibrate: the λ grid to search, comma-separated (default: 0.02, then 0.05 to 0.60 by 0.05)")
 	external := fs.String("external", "", "folder of an external set (faces.tsv; see above) instead of --pairs")
 	images := fs.String("images", eval.DefaultExternalImages, "with --external: where the set's file names are looked up")
+	matteSet := fs.String("matte", "", "folder of cut-out test pictures (likeness_train matte-set: index.tsv of file, alpha, group): score the pack's foreground model instead")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *matteSet != "" {
+		return runEvalMatte(ctx, env, f, *matteSet)
 	}
 	if *external != "" {
 		return runExternal(ctx, env, f, *external, *images, *pairsDir, *calibrate, *limit)

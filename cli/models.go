@@ -258,6 +258,10 @@ func modelsCheck(ctx context.Context, env *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	fgSize, err := eng.CheckForeground()
+	if err != nil {
+		return err
+	}
 	loadTime := time.Since(start)
 	if *asJSON {
 		return printJSON(env.stdout, checkReport(eng, loadTime))
@@ -295,6 +299,9 @@ func modelsCheck(ctx context.Context, env *env, args []string) error {
 	}
 	if locSize > 0 {
 		fmt.Fprintf(w, "  face_locator     image [1,3,%d,%d] -> box [1,5]\n", locSize, locSize)
+	}
+	if fgSize > 0 {
+		fmt.Fprintf(w, "  foreground       image [1,3,%d,%d] -> alpha [1,1,%d,%d] (cut-out for stickers)\n", fgSize, fgSize, fgSize, fgSize)
 	}
 	if fb := m.FaceBox; fb != nil {
 		fmt.Fprintf(w, "  face_box:   %.3f, %.3f, %.3f, %.3f (where the pack wants the face)\n", fb[0], fb[1], fb[2], fb[3])

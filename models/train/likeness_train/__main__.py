@@ -83,6 +83,7 @@ def main(argv=None):
     p.add_argument("--raw", action="store_true", help="export the live weights, not the EMA")
     p.add_argument("--ae", help="autoencoder to ship instead of the run's (e.g. train-decoder's)")
     p.add_argument("--face-locator", help="a face locator to ship as face_locator/model.onnx (train-locator's)")
+    p.add_argument("--foreground", help="a foreground segmenter to ship as foreground/model.onnx (train-foreground's)")
 
     p = sub.add_parser("sample", help="torch reference sampler for a trained run")
     p.add_argument("--run", required=True)
@@ -128,6 +129,10 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="go on from foreground.pt in --out (--minutes is the total)")
     p.add_argument("--out", required=True, help="folder for the model (and the image cache)")
+    p = sub.add_parser("add-helper", help="copy a helper model into an exported pack and list it in likeness.json")
+    p.add_argument("--pack", required=True)
+    p.add_argument("--role", required=True, choices=["face_locator", "foreground"])
+    p.add_argument("--model", required=True, help="the helper's model.onnx")
     p = sub.add_parser("matte-set", help="write cut-out test pictures with their true alpha (likeness eval --matte)")
     p.add_argument("--renders", type=int, default=48, help="held-out renderer characters")
     p.add_argument("--out", required=True)
@@ -162,6 +167,9 @@ def main(argv=None):
     elif a.cmd == "train-foreground":
         from . import foreground
         foreground.train(a)
+    elif a.cmd == "add-helper":
+        from . import export
+        export.add_helper(a)
     elif a.cmd == "matte-set":
         from . import foreground
         n = foreground.write_matte_set(a.out, a.renders)

@@ -127,7 +127,7 @@ def export(args):
     tmp = tempfile.mkdtemp(prefix="." + os.path.basename(out) + ".partial-", dir=parent)
     try:
         write_pack(tmp, mcdm, ae, scale, cfg, task, name, fp16, spec=spec,
-                   face_locator=getattr(args, "face_locator", None))
+                   face_locator=getattr(args, "face_locator", None), foreground=getattr(args, "foreground", None))
         if os.path.exists(out):
             old = out + ".old"
             shutil.rmtree(old, ignore_errors=True)
@@ -143,7 +143,8 @@ def export(args):
     return out
 
 
-def write_pack(d, mcdm, ae, scale, cfg, task, name, fp16=False, defaults=None, spec=None, face_locator=None):
+def write_pack(d, mcdm, ae, scale, cfg, task, name, fp16=False, defaults=None, spec=None, face_locator=None,
+               foreground=None):
     res, f = cfg["resolution"], cfg["latent_factor"]
     h = res // f
     k = cfg["image_tokens"]
@@ -168,9 +169,10 @@ def write_pack(d, mcdm, ae, scale, cfg, task, name, fp16=False, defaults=None, s
     if fp16:
         for m in models:
             _fp16_weights(os.path.join(d, m, "model.onnx"))
-    if face_locator:  # the contract's optional face_locator/ (train-locator's model.onnx)
-        os.makedirs(os.path.join(d, "face_locator"))
-        shutil.copyfile(face_locator, os.path.join(d, "face_locator", "model.onnx"))
+    for role, src in (("face_locator", face_locator), ("foreground", foreground)):
+        if src:  # the contract's optional helpers (train-locator's, train-foreground's model.onnx)
+            os.makedirs(os.path.join(d, role))
+            shutil.copyfile(src, os.path.join(d, role, "model.onnx"))
     os.makedirs(os.path.join(d, "tokenizer"))
     for fn in ("vocab.json", "merges.txt"):
         shutil.copyfile(os.path.join(default_vocab_dir(), fn), os.path.join(d, "tokenizer", fn))
@@ -186,3 +188,28 @@ def write_pack(d, mcdm, ae, scale, cfg, task, name, fp16=False, defaults=None, s
     with open(os.path.join(d, "likeness.json"), "w") as fh:
         json.dump(manifest(name, task, cfg, scale, dict(sorted(files.items())), defaults, spec), fh, indent=2)
         fh.write("\n")
+
+
+def add_helper(args):
+    """Copies a helper model (face_locator/ or foreground/) into an exported
+    pack and lists it in likeness.json's files, without re-exporting the
+    rest: the manifest is rewritten atomically, the model copied first."""
+    pack, role = os.path.abspath(args.pack), args.role
+    man_path = os.path.join(pack, "likeness.json")
+    with open(man_path) as fh:
+        man = json.load(fh)
+    dst_dir = os.path.join(pack, role)
+    os.makedirs(dst_dir, exist_ok=True)
+    dst = os.path.join(dst_dir, "model.onnx")
+    tmp = dst + ".tmp"
+    shutil.copyfile(args.model, tmp)
+    os.replace(tmp, dst)
+    files = dict(man.get("files", {}))
+    files[f"{role}/model.onnx"] = {"bytes": os.path.getsize(dst), "sha256": _sha(dst)}
+    man["files"] = dict(sorted(files.items()))
+    tmp = man_path + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(man, fh, indent=2)
+        fh.write("\n")
+    os.replace(tmp, man_path)
+    core.log(f"{role}/model.onnx added to {pack}")

@@ -34,7 +34,11 @@ def log(msg):
 
 
 class Segmenter(nn.Module):
-    """A small U-Net: four stride-2 stages down to 8x8, skip connections up."""
+    """A small U-Net working at half the input's resolution (a stride-2
+    stem, four more stages down to 4x4, skip connections up), its matte
+    upsampled to the input's size: Likeness refines the edges at the
+    picture's own resolution anyway (matte.Refine), so full-resolution
+    layers here would cost three times the compute for little."""
 
     def __init__(self, width=16):
         super().__init__()
@@ -44,13 +48,14 @@ class Segmenter(nn.Module):
             return nn.Sequential(nn.Conv2d(a, b, 3, padding=1), nn.BatchNorm2d(b), nn.ReLU(),
                                  nn.Conv2d(b, b, 3, padding=1), nn.BatchNorm2d(b), nn.ReLU())
 
-        self.inc = block(3, ch[0])
+        self.stem = nn.Sequential(nn.Conv2d(3, ch[0], 3, stride=2, padding=1), nn.BatchNorm2d(ch[0]), nn.ReLU())
+        self.inc = block(ch[0], ch[0])
         self.down = nn.ModuleList(block(a, b) for a, b in zip(ch, ch[1:]))
         self.up = nn.ModuleList(block(b + a, a) for a, b in zip(ch[:-1], ch[1:]))
         self.out = nn.Conv2d(ch[0], 1, 1)
 
     def forward(self, image):
-        x = self.inc(image)
+        x = self.inc(self.stem(image))
         skips = [x]
         for d in self.down:
             x = d(F.max_pool2d(x, 2))
@@ -59,7 +64,7 @@ class Segmenter(nn.Module):
         for u in reversed(self.up):
             s = skips.pop()
             x = u(torch.cat([F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False), s], 1))
-        return torch.sigmoid(self.out(x))
+        return torch.sigmoid(F.interpolate(self.out(x), scale_factor=2.0, mode="bilinear", align_corners=False))
 
 
 # ---------------------------------------------------------------- data
