@@ -110,3 +110,32 @@ func TestGoldenTestdata(t *testing.T) {
 		t.Run(c.Name, func(t *testing.T) { runGolden(t, c) })
 	}
 }
+
+// TestKarrasSigmasInFloat64: the Karras sigma list is diffusers'
+// _convert_to_karras computed in float64 (numpy's), between the float32
+// training table's ends: no value is rounded to float32 on the way, so the
+// steps' arithmetic sees the same sigmas as a float64 reference.
+func TestKarrasSigmasInFloat64(t *testing.T) {
+	for _, n := range []int{6, 10, 20, 45} {
+		k := mustNew(t, "dpmpp_2m_karras", DefaultConfig(), n)
+		sg := k.Sigmas()
+		// The ends are the table's float32 values, as far as x^(1/7)^7 in
+		// float64 gives them back.
+		hi, lo := float64(float32(sg[0])), float64(float32(sg[n-1]))
+		if math.Abs(sg[0]-hi) > 1e-12*hi || math.Abs(sg[n-1]-lo) > 1e-12*lo {
+			t.Fatalf("%d steps: ends %v, %v are not the float32 table's values", n, sg[0], sg[n-1])
+		}
+		const rho = 7.0
+		maxInv, minInv := math.Pow(hi, 1/rho), math.Pow(lo, 1/rho)
+		for i := range n {
+			r := float64(i) / float64(n-1)
+			want := math.Pow(maxInv+r*(minInv-maxInv), rho)
+			if rel := math.Abs(sg[i]-want) / want; rel > 1e-12 {
+				t.Errorf("%d steps: sigma[%d] = %.17g, float64 reference %.17g (relative error %.2g)", n, i, sg[i], want, rel)
+			}
+		}
+		if sg[n] != 0 {
+			t.Errorf("%d steps: final sigma %v, want 0 (final_sigmas_type zero)", n, sg[n])
+		}
+	}
+}

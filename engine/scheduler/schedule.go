@@ -326,8 +326,10 @@ func torchLinspace32(start, end float32, n int) []float32 {
 // karrasSchedule is the use_karras_sigmas branch of diffusers' UniPC and
 // DPM-Solver set_timesteps: Karras sigmas between sigmaMin and sigmaMax
 // (see karrasEnds), each mapped back to a timestep by _sigma_to_t over the
-// float32 log-sigmas and rounded half to even (unless round is false), then
-// the sigmas stored as float32, as diffusers stores them.
+// float32 log-sigmas and rounded half to even (unless round is false). The
+// sigmas stay float64, as numpy computes them in _convert_to_karras: the
+// steps' arithmetic is float64 here, and a float32 copy of each sigma put
+// a relative error of up to 4e-6 into the trajectory.
 func karrasSchedule(d diffusersSigmas, sigmaMin, sigmaMax float64, n int, round bool) (ts, sigmas []float64) {
 	sigmas = karrasSigmas(sigmaMin, sigmaMax, n)
 	ts = make([]float64, n)
@@ -344,7 +346,7 @@ func karrasSchedule(d diffusersSigmas, sigmaMin, sigmaMax float64, n int, round 
 			t = math.Round(t)
 		}
 		ts[i] = math.Trunc(t) // the int64 cast
-		sigmas[i] = float64(float32(sg))
+		sigmas[i] = sg
 	}
 	return ts, sigmas
 }
