@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"image/color"
 	"image/draw"
 	"os"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 
 	"likeness/app"
 	"likeness/engine"
+	"likeness/engine/compose"
+	"likeness/engine/export"
 	"likeness/engine/matte"
 	"likeness/engine/photo"
 )
@@ -49,6 +52,11 @@ func runEvalMatte(ctx context.Context, env *env, f *editFlags, dir string) error
 	eng := ss.eng
 	if !eng.HasForeground() {
 		return fmt.Errorf("pack %s has no foreground model to evaluate", eng.Pack.Name)
+	}
+	if f.out != "" {
+		if err := os.MkdirAll(f.out, 0o755); err != nil {
+			return err
+		}
 	}
 	index := filepath.Join(dir, "index.tsv")
 	fh, err := os.Open(index)
@@ -89,6 +97,13 @@ func runEvalMatte(ctx context.Context, env *env, f *editFlags, dir string) error
 			return err
 		}
 		t := resizeAlpha(truth, work.Rect.Dx())
+		if f.out != "" {
+			name := strings.TrimSuffix(filepath.Base(cols[0]), filepath.Ext(cols[0])) + ".cutout.png"
+			strip := compose.Sheet([]*image.NRGBA{work, compose.OnChecker(work, got)}, []string{cols[0], fmt.Sprintf("IoU %.3f", matte.IoU(t, got))}, 2, 256, color.White)
+			if err := export.WritePNG(filepath.Join(f.out, name), strip, nil, export.WriteOptions{Overwrite: f.overwrite}); err != nil {
+				return err
+			}
+		}
 		rows = append(rows, matteRow{File: cols[0], Group: cols[2], IoU: matte.IoU(t, got), CoarseIoU: matte.IoU(t, coarse), Leak: matte.Leak(t, got)})
 		ss.pr.report(engine.Progress{Phase: "cut-out", Step: len(rows), Label: cols[0]})
 	}

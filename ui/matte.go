@@ -7,6 +7,8 @@ import (
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/widget"
+
+	"likeness/engine/compose"
 )
 
 // matteView shows one sticker's cut-out on a checkerboard and lets the
@@ -55,34 +57,8 @@ func (v *matteView) redraw() {
 		v.img.Refresh()
 		return
 	}
-	v.img.Image = onChecker(set.Picture(v.which), set.Matte(v.which))
+	v.img.Image = compose.OnChecker(set.Picture(v.which), set.Matte(v.which))
 	v.img.Refresh()
-}
-
-// onChecker composites pic through alpha (nil: opaque) over a grey
-// checkerboard, as image editors show transparency.
-func onChecker(pic *image.NRGBA, alpha *image.Alpha) *image.NRGBA {
-	out := image.NewNRGBA(pic.Rect)
-	cell := max(8, pic.Rect.Dx()/32)
-	for y := range pic.Rect.Dy() {
-		for x := range pic.Rect.Dx() {
-			bg := 204.0
-			if (x/cell+y/cell)%2 == 1 {
-				bg = 153
-			}
-			a := 1.0
-			if alpha != nil {
-				a = float64(alpha.Pix[y*alpha.Stride+x]) / 255
-			}
-			o := pic.PixOffset(pic.Rect.Min.X+x, pic.Rect.Min.Y+y)
-			d := out.PixOffset(x, y)
-			for c := range 3 {
-				out.Pix[d+c] = uint8(a*float64(pic.Pix[o+c]) + (1-a)*bg + 0.5)
-			}
-			out.Pix[d+3] = 255
-		}
-	}
-	return out
 }
 
 // checkerSheet is the sheet over a checkerboard where it is transparent.
@@ -91,7 +67,7 @@ func checkerSheet(sheet *image.NRGBA) *image.NRGBA {
 	for i := range a.Pix {
 		a.Pix[i] = sheet.Pix[4*i+3]
 	}
-	return onChecker(sheet, a)
+	return compose.OnChecker(sheet, a)
 }
 
 func (v *matteView) painting() bool { return v.mode.Selected == "Add" || v.mode.Selected == "Erase" }

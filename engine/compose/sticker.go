@@ -144,3 +144,29 @@ func abs(v int) int {
 	}
 	return v
 }
+
+// OnChecker composites pic through alpha (nil: opaque) over a grey
+// checkerboard, as image editors show transparency.
+func OnChecker(pic *image.NRGBA, alpha *image.Alpha) *image.NRGBA {
+	out := image.NewNRGBA(pic.Rect)
+	cell := max(8, pic.Rect.Dx()/32)
+	for y := range pic.Rect.Dy() {
+		for x := range pic.Rect.Dx() {
+			bg := 204.0
+			if (x/cell+y/cell)%2 == 1 {
+				bg = 153
+			}
+			a := 1.0
+			if alpha != nil {
+				a = float64(alpha.Pix[y*alpha.Stride+x]) / 255
+			}
+			o := pic.PixOffset(pic.Rect.Min.X+x, pic.Rect.Min.Y+y)
+			d := out.PixOffset(x, y)
+			for c := range 3 {
+				out.Pix[d+c] = uint8(a*float64(pic.Pix[o+c]) + (1-a)*bg + 0.5)
+			}
+			out.Pix[d+3] = 255
+		}
+	}
+	return out
+}

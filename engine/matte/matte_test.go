@@ -54,6 +54,9 @@ func TestRefineFollowsThePicturesEdges(t *testing.T) {
 		{"centred disc, 8x upsample", 256, 32, 128, 128, 70, 0.99, 0.004},
 		{"off-centre disc, 4x upsample", 200, 50, 80, 120, 45, 0.99, 0.004},
 		{"larger picture, 5x upsample", 300, 60, 150, 150, 60, 0.99, 0.004},
+		// A segmenter this coarse blurs the edge over several of its pixels:
+		// the colours must put it back (unmix).
+		{"coarse 16 px matte, 16x upsample", 256, 16, 128, 128, 60, 0.98, 0.01},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			truth := disc(tc.size, tc.size, tc.cx, tc.cy, tc.r)
