@@ -34,6 +34,7 @@ type CutoutSource string
 const (
 	CutoutInput CutoutSource = "input" // the picture's own alpha
 	CutoutModel CutoutSource = "model" // the pack's foreground model, refined at full resolution
+	CutoutPhoto CutoutSource = "photo" // a photo: the person around the face found, by GrabCut
 	CutoutNone  CutoutSource = "none"  // opaque: no alpha, no foreground model (or turned off)
 	// CutoutPainted: the set had none, and the user painted a matte.
 	CutoutPainted CutoutSource = "painted"
@@ -135,10 +136,37 @@ func cutoutSource(e *engine.Engine, doc *Doc, off bool) (CutoutSource, string) {
 		return CutoutInput, ""
 	case off:
 		return CutoutNone, "cut-out turned off: the stickers keep the picture's background"
-	case !e.HasForeground():
+	case !e.HasForeground() && !LooksLikePhoto(imaging.Crop(doc.Photo.Image, doc.Crop())):
+		// A photo may still be cut out around its face (Cutout).
 		return CutoutNone, fmt.Sprintf("pack %s has no foreground model and the picture has no transparency: the stickers keep its background", e.Pack.Name)
 	}
 	return CutoutModel, ""
+}
+
+// Cutout is the matte of work, a sticker's picture without transparency
+// of its own: for a photo of a person (a face found whose skin has a
+// photo's grain), the person around the face (photoCutout); for a
+// drawing, or a photo without a face found, the pack's foreground model
+// run on seg (the same picture at any size). It returns the matte (nil:
+// none), where it came from and a note when there is none or it may be
+// poor.
+func Cutout(ctx context.Context, e *engine.Engine, seg, work *image.NRGBA) (*image.Alpha, CutoutSource, string, error) {
+	f, err := photoFace(ctx, work)
+	if err != nil {
+		return nil, "", "", err
+	}
+	switch {
+	case !f.Empty():
+		return photoCutout(work, f), CutoutPhoto, "", nil
+	case !e.HasForeground():
+		return nil, CutoutNone, fmt.Sprintf("pack %s has no foreground model and the picture has no transparency: the stickers keep its background", e.Pack.Name), nil
+	}
+	a, err := CutoutMatte(ctx, e, seg, work)
+	note := ""
+	if LooksLikePhoto(work) {
+		note = "no face found in what looks like a photo: the pack's foreground model, learned on drawings, cut it out; check the edges (the matte brush fixes them)"
+	}
+	return a, CutoutModel, note, err
 }
 
 // Regenerate re-runs one sticker with a new seed.
@@ -188,11 +216,19 @@ func (set *StickerSet) run(ctx context.Context, e *engine.Engine, doc *Doc, i in
 	switch set.Cutout {
 	case CutoutInput:
 		alpha = cropAlpha(doc.Photo.Image, r.Crop, work.Rect.Dx())
-	case CutoutModel:
+	case CutoutModel, CutoutPhoto:
 		// The edited picture, not the photo: a costume changes the outline.
-		alpha, err = CutoutMatte(ctx, e, r.Preserved, work)
+		var src CutoutSource
+		var note string
+		alpha, src, note, err = Cutout(ctx, e, r.Preserved, work)
 		if err != nil {
 			return err
+		}
+		if note != "" {
+			set.CutoutNote = note
+		}
+		if i == 0 {
+			set.Cutout = src
 		}
 	}
 	set.Results[i], set.Settings[i], set.works[i], set.mattes[i] = r, s, work, alpha

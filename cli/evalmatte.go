@@ -25,6 +25,7 @@ import (
 type matteRow struct {
 	File      string  `json:"file"`
 	Group     string  `json:"group"`
+	Source    string  `json:"source"` // what cut it out: model, or photo (GrabCut around the face)
 	IoU       float64 `json:"iou"`
 	CoarseIoU float64 `json:"coarse_iou"` // the model's own matte, before refinement
 	Leak      float64 `json:"leak"`       // share of the cut-out's alpha on the true background
@@ -42,7 +43,7 @@ type matteGroup struct {
 
 // runEvalMatte scores the pack's cut-out on a matte set (likeness_train
 // matte-set: index.tsv of file, alpha, group): each picture cut out as a
-// sticker is (CutoutPicture, CutoutMatte) and compared with its true alpha.
+// sticker is (CutoutPicture, Cutout) and compared with its true alpha.
 func runEvalMatte(ctx context.Context, env *env, f *editFlags, dir string) error {
 	ss, err := f.openPack(ctx, env)
 	if err != nil {
@@ -88,9 +89,12 @@ func runEvalMatte(ctx context.Context, env *env, f *editFlags, dir string) error
 			return err
 		}
 		work := app.CutoutPicture(doc.Photo.Image)
-		got, err := app.CutoutMatte(ctx, eng, work, work)
+		got, src, _, err := app.Cutout(ctx, eng, work, work)
 		if err != nil {
 			return fmt.Errorf("%s: %w", cols[0], err)
+		}
+		if got == nil {
+			got = image.NewAlpha(work.Rect)
 		}
 		coarse, err := eng.Foreground(ctx, work)
 		if err != nil {
@@ -104,7 +108,7 @@ func runEvalMatte(ctx context.Context, env *env, f *editFlags, dir string) error
 				return err
 			}
 		}
-		rows = append(rows, matteRow{File: cols[0], Group: cols[2], IoU: matte.IoU(t, got), CoarseIoU: matte.IoU(t, coarse), Leak: matte.Leak(t, got)})
+		rows = append(rows, matteRow{File: cols[0], Group: cols[2], Source: string(src), IoU: matte.IoU(t, got), CoarseIoU: matte.IoU(t, coarse), Leak: matte.Leak(t, got)})
 		ss.pr.report(engine.Progress{Phase: "cut-out", Step: len(rows), Label: cols[0]})
 	}
 	if err := sc.Err(); err != nil {

@@ -255,6 +255,7 @@ func (s *State) updateStickerView() {
 var cutoutWords = map[app.CutoutSource]string{
 	app.CutoutInput:   "the picture's own transparency",
 	app.CutoutModel:   "the pack's foreground model",
+	app.CutoutPhoto:   "the person around the face (photo)",
 	app.CutoutNone:    "none",
 	app.CutoutPainted: "painted by hand",
 }

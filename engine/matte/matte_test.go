@@ -3,6 +3,7 @@ package matte
 import (
 	"image"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"golang.org/x/image/draw"
@@ -156,5 +157,53 @@ func TestIoUAndLeak(t *testing.T) {
 	draw.BiLinear.Scale(small, small.Rect, full, full.Rect, draw.Src, nil)
 	if got := IoU(full, small); got < 0.9 {
 		t.Errorf("IoU against a half-size copy = %.3f, want >= 0.9", got)
+	}
+}
+
+// TestGrabCutFindsTheShape: a noisy reddish figure on a noisy blue-green
+// background, only a rough trimap given (the border sure background, a
+// small core sure foreground, a generous box probably foreground): the
+// cut must find the figure's outline.
+func TestGrabCutFindsTheShape(t *testing.T) {
+	const n = 240
+	rng := rand.New(rand.NewPCG(3, 4))
+	truth := image.NewAlpha(image.Rect(0, 0, n, n))
+	img := image.NewNRGBA(truth.Rect)
+	tri := make([]uint8, n*n)
+	for y := range n {
+		for x := range n {
+			in := math.Hypot(float64(x)-120, float64(y)-95) < 50 || (y > 140 && x > 60 && x < 180)
+			o := img.PixOffset(x, y)
+			nz := func(c, s int) uint8 { return uint8(max(0, min(255, c+rng.IntN(2*s+1)-s))) }
+			if in {
+				truth.Pix[y*n+x] = 255
+				img.Pix[o], img.Pix[o+1], img.Pix[o+2] = nz(190, 40), nz(90, 30), nz(70, 30)
+			} else {
+				img.Pix[o], img.Pix[o+1], img.Pix[o+2] = nz(60, 40), nz(140, 40), nz(160, 40)
+			}
+			img.Pix[o+3] = 255
+			switch {
+			case x < 10 || y < 10 || x >= n-10:
+				tri[y*n+x] = SureBackground
+			case math.Hypot(float64(x)-120, float64(y)-100) < 20:
+				tri[y*n+x] = SureForeground
+			case x > 40 && x < 200 && y > 30:
+				tri[y*n+x] = ProbablyForeground
+			default:
+				tri[y*n+x] = ProbablyBackground
+			}
+		}
+	}
+	got := GrabCut(img, tri, 4)
+	if got == nil || got.Rect != truth.Rect {
+		t.Fatalf("GrabCut returned %v", got)
+	}
+	iou := IoU(truth, got)
+	t.Logf("IoU %.4f", iou)
+	if iou < 0.95 {
+		t.Errorf("IoU %.3f, want >= 0.95", iou)
+	}
+	if GrabCut(img, tri[:10], 1) != nil {
+		t.Error("GrabCut with a trimap of the wrong size did not return nil")
 	}
 }
