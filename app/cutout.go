@@ -55,11 +55,11 @@ func flatShare(img *image.NRGBA, n int) float64 {
 	return float64(flat) / float64(all)
 }
 
-// photoFace is the face of work when work is a photo of a person: the
+// PhotoFace is the face of work when work is a photo of a person: the
 // photo detector's face whose skin has a photo's grain (a drawing's face
 // is flat even on a textured background, which would make the whole
 // picture look like a photo). Empty when there is none.
-func photoFace(ctx context.Context, work *image.NRGBA) (image.Rectangle, error) {
+func PhotoFace(ctx context.Context, work *image.NRGBA) (image.Rectangle, error) {
 	det, err := photoDetector()
 	if err != nil {
 		return image.Rectangle{}, err

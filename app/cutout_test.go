@@ -53,7 +53,7 @@ func TestPhotoCutout(t *testing.T) {
 				t.Fatal(err)
 			}
 			work := CutoutPicture(imaging.Crop(doc.Photo.Image, doc.Crop()))
-			f, err := photoFace(context.Background(), work)
+			f, err := PhotoFace(context.Background(), work)
 			if err != nil || f.Empty() {
 				t.Fatalf("photoFace: %v, %v", f, err)
 			}
@@ -89,7 +89,7 @@ func TestPhotoFaceSkipsDrawings(t *testing.T) {
 			t.Fatal(err)
 		}
 		work := CutoutPicture(imaging.Crop(doc.Photo.Image, doc.Crop()))
-		if f, err := photoFace(context.Background(), work); err != nil || !f.Empty() {
+		if f, err := PhotoFace(context.Background(), work); err != nil || !f.Empty() {
 			t.Errorf("%s: photoFace = %v, %v; want none (a drawing)", name, f, err)
 		}
 	}

@@ -68,6 +68,8 @@ type StickerSet struct {
 	// there is none, for the status bar and the CLI.
 	Cutout     CutoutSource
 	CutoutNote string
+	photoFace  image.Rectangle // the face when the picture is a photo, at faceSide px
+	faceSide   int
 	works      []*image.NRGBA // each sticker's picture at cut-out resolution
 	mattes     []*image.Alpha // and its matte (nil when opaque)
 	noCutout   bool
@@ -103,6 +105,14 @@ func StickersWith(ctx context.Context, e *engine.Engine, doc *Doc, s engine.Sett
 	seeds := max(1, o.Seeds)
 	set := &StickerSet{noCutout: o.NoCutout}
 	set.Cutout, set.CutoutNote = cutoutSource(e, doc, o.NoCutout)
+	if set.Cutout == CutoutModel {
+		orig := CutoutPicture(imaging.Crop(doc.Photo.Image, doc.Crop()))
+		f, err := PhotoFace(ctx, orig)
+		if err != nil {
+			return nil, err
+		}
+		set.photoFace, set.faceSide = f, orig.Rect.Dx()
+	}
 	for _, d := range dirs {
 		for k := range seeds {
 			ds := s
@@ -150,11 +160,12 @@ func cutoutSource(e *engine.Engine, doc *Doc, off bool) (CutoutSource, string) {
 // run on seg (the same picture at any size). It returns the matte (nil:
 // none), where it came from and a note when there is none or it may be
 // poor.
-func Cutout(ctx context.Context, e *engine.Engine, seg, work *image.NRGBA) (*image.Alpha, CutoutSource, string, error) {
-	f, err := photoFace(ctx, work)
-	if err != nil {
-		return nil, "", "", err
-	}
+//
+// face is the person's face in work when the picture is a photo (PhotoFace
+// on the unedited picture: an edit at model resolution leaves the face
+// smooth enough to pass for a drawing's), empty otherwise.
+func Cutout(ctx context.Context, e *engine.Engine, seg, work *image.NRGBA, face image.Rectangle) (*image.Alpha, CutoutSource, string, error) {
+	f := face
 	switch {
 	case !f.Empty():
 		return photoCutout(work, f), CutoutPhoto, "", nil
@@ -220,7 +231,12 @@ func (set *StickerSet) run(ctx context.Context, e *engine.Engine, doc *Doc, i in
 		// The edited picture, not the photo: a costume changes the outline.
 		var src CutoutSource
 		var note string
-		alpha, src, note, err = Cutout(ctx, e, r.Preserved, work)
+		f := set.photoFace
+		if set.faceSide > 0 && set.faceSide != work.Rect.Dx() { // same crop, another size
+			k := float64(work.Rect.Dx()) / float64(set.faceSide)
+			f = image.Rect(int(float64(f.Min.X)*k), int(float64(f.Min.Y)*k), int(float64(f.Max.X)*k), int(float64(f.Max.Y)*k))
+		}
+		alpha, src, note, err = Cutout(ctx, e, r.Preserved, work, f)
 		if err != nil {
 			return err
 		}

@@ -154,3 +154,28 @@ func TestStickersWithoutForegroundStayOpaqueAndSaySo(t *testing.T) {
 		t.Errorf("unknown direction: %v", err)
 	}
 }
+
+// Stickers from the test photos (opaque, with a frontal face) are cut out
+// around the person even with a pack that has no foreground model.
+func TestStickersFromPhotosAreCutOut(t *testing.T) {
+	_, e := newTestApp(t, 128)
+	for _, name := range []string{"portrait_astronaut_eileen_collins.png", "tricky_hopper.bmp"} {
+		t.Run(name, func(t *testing.T) {
+			doc, err := OpenPhoto(filepath.Join(testImages(t), name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			set, err := StickersWith(context.Background(), e, doc, quick(e), StickerOptions{Directions: []string{"angry"}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if set.Cutout != CutoutPhoto {
+				t.Fatalf("cut-out %q (%s), want the photo cut-out", set.Cutout, set.CutoutNote)
+			}
+			st := set.Sticker(0)
+			if am := alphaMean(st); am > 0.75 || st.Pix[3] != 0 {
+				t.Errorf("sticker alpha mean %.2f, corner %d: want a transparent background", am, st.Pix[3])
+			}
+		})
+	}
+}

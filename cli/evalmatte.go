@@ -89,7 +89,11 @@ func runEvalMatte(ctx context.Context, env *env, f *editFlags, dir string) error
 			return err
 		}
 		work := app.CutoutPicture(doc.Photo.Image)
-		got, src, _, err := app.Cutout(ctx, eng, work, work)
+		face, err := app.PhotoFace(ctx, work)
+		if err != nil {
+			return err
+		}
+		got, src, _, err := app.Cutout(ctx, eng, work, work, face)
 		if err != nil {
 			return fmt.Errorf("%s: %w", cols[0], err)
 		}
