@@ -71,7 +71,10 @@ func TestStarterForegroundOnOpenclipart(t *testing.T) {
 				}
 				for k, bg := range []func(x, y int) [3]float64{
 					func(x, y int) [3]float64 { return [3]float64{70, 150, 210} },
-					func(x, y int) [3]float64 { t := float64(x+y) / float64(2*side); return [3]float64{250 * t, 90, 250 * (1 - t)} },
+					func(x, y int) [3]float64 {
+						t := float64(x+y) / float64(2*side)
+						return [3]float64{250 * t, 90, 250 * (1 - t)}
+					},
 					func(x, y int) [3]float64 {
 						if (x/12)%2 == 0 {
 							return [3]float64{240, 220, 90}
@@ -91,7 +94,7 @@ func TestStarterForegroundOnOpenclipart(t *testing.T) {
 							pic.Pix[o+3] = 255
 						}
 					}
-					got, src, _, err := Cutout(context.Background(), e, pic, pic, image.Rectangle{})
+					got, src, _, err := Cutout(context.Background(), e, pic, pic, image.Rectangle{}, false)
 					if err != nil || src != CutoutModel {
 						t.Fatalf("%s: %v (%s)", rel, err, src)
 					}

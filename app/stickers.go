@@ -70,6 +70,7 @@ type StickerSet struct {
 	CutoutNote string
 	photoFace  image.Rectangle // the face when the picture is a photo, at faceSide px
 	faceSide   int
+	looksPhoto bool
 	works      []*image.NRGBA // each sticker's picture at cut-out resolution
 	mattes     []*image.Alpha // and its matte (nil when opaque)
 	noCutout   bool
@@ -111,7 +112,7 @@ func StickersWith(ctx context.Context, e *engine.Engine, doc *Doc, s engine.Sett
 		if err != nil {
 			return nil, err
 		}
-		set.photoFace, set.faceSide = f, orig.Rect.Dx()
+		set.photoFace, set.faceSide, set.looksPhoto = f, orig.Rect.Dx(), LooksLikePhoto(orig)
 	}
 	for _, d := range dirs {
 		for k := range seeds {
@@ -164,7 +165,9 @@ func cutoutSource(e *engine.Engine, doc *Doc, off bool) (CutoutSource, string) {
 // face is the person's face in work when the picture is a photo (PhotoFace
 // on the unedited picture: an edit at model resolution leaves the face
 // smooth enough to pass for a drawing's), empty otherwise.
-func Cutout(ctx context.Context, e *engine.Engine, seg, work *image.NRGBA, face image.Rectangle) (*image.Alpha, CutoutSource, string, error) {
+//
+// looksPhoto is LooksLikePhoto of the unedited picture, for the note.
+func Cutout(ctx context.Context, e *engine.Engine, seg, work *image.NRGBA, face image.Rectangle, looksPhoto bool) (*image.Alpha, CutoutSource, string, error) {
 	f := face
 	switch {
 	case !f.Empty():
@@ -174,7 +177,7 @@ func Cutout(ctx context.Context, e *engine.Engine, seg, work *image.NRGBA, face 
 	}
 	a, err := CutoutMatte(ctx, e, seg, work)
 	note := ""
-	if LooksLikePhoto(work) {
+	if looksPhoto {
 		note = "no face found in what looks like a photo: the pack's foreground model, learned on drawings, cut it out; check the edges (the matte brush fixes them)"
 	}
 	return a, CutoutModel, note, err
@@ -236,7 +239,7 @@ func (set *StickerSet) run(ctx context.Context, e *engine.Engine, doc *Doc, i in
 			k := float64(work.Rect.Dx()) / float64(set.faceSide)
 			f = image.Rect(int(float64(f.Min.X)*k), int(float64(f.Min.Y)*k), int(float64(f.Max.X)*k), int(float64(f.Max.Y)*k))
 		}
-		alpha, src, note, err = Cutout(ctx, e, r.Preserved, work, f)
+		alpha, src, note, err = Cutout(ctx, e, r.Preserved, work, f, set.looksPhoto)
 		if err != nil {
 			return err
 		}

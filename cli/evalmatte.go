@@ -93,7 +93,7 @@ func runEvalMatte(ctx context.Context, env *env, f *editFlags, dir string) error
 		if err != nil {
 			return err
 		}
-		got, src, _, err := app.Cutout(ctx, eng, work, work, face)
+		got, src, _, err := app.Cutout(ctx, eng, work, work, face, app.LooksLikePhoto(work))
 		if err != nil {
 			return fmt.Errorf("%s: %w", cols[0], err)
 		}
