@@ -33,9 +33,24 @@ func runModels(ctx context.Context, env *env, args []string) error {
 		return modelsRemove(ctx, env, args[1:])
 	case "synth":
 		return modelsSynth(ctx, env, args[1:])
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(env.stdout, modelsHelp)
+		return nil
 	}
 	return usageErr("unknown subcommand %q: want list, install, check, remove or synth", args[0])
 }
+
+const modelsHelp = `likeness models: the model packs.
+
+  likeness models list                 the installed packs (and broken ones)
+  likeness models install PATH         a pack folder or .zip, verified and copied into the store
+  likeness models install --starter    the starter packs built into likeness
+  likeness models check DIR|NAME       the manifest, files and models against the contract, then the sessions
+  likeness models remove NAME          remove an installed pack
+  likeness models synth [--out DIR]    write the analytic demo pack
+
+install, list and check's manifest part need no ONNX Runtime. Each takes -h.
+`
 
 type storeFlags struct {
 	ortLib string

@@ -297,3 +297,16 @@ func assertEmpty(t *testing.T, root string) {
 		t.Errorf("store root holds %s", e.Name())
 	}
 }
+
+// `likeness models -h` prints the subcommands and succeeds, like every
+// other -h.
+func TestModelsHelp(t *testing.T) {
+	for _, arg := range []string{"-h", "--help", "help"} {
+		r := must(t, "models", arg)
+		for _, want := range []string{"list", "install PATH", "--starter", "check", "remove", "synth"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("models %s does not mention %q:\n%s", arg, want, r.stdout)
+			}
+		}
+	}
+}
