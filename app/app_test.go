@@ -585,3 +585,42 @@ func TestIsDemoByManifest(t *testing.T) {
 		}
 	}
 }
+
+// A re-edit that changes only λ or the mask guidance reuses the mask: no
+// mask passes, the same mask; a change the contract's mask reads (a
+// guidance scale) computes it again.
+func TestReEditReusesTheMask(t *testing.T) {
+	_, e := newTestApp(t, 128)
+	doc, err := OpenPhoto(filepath.Join(testImages(t), "portrait_astronaut_eileen_collins.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := quick(e)
+	if doc.MaskReady(e, s) {
+		t.Fatal("a fresh doc says its mask is ready")
+	}
+	if _, err := doc.Edit(context.Background(), e, s, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	m := doc.Mask()
+	s2 := s
+	s2.Lambda += 0.1
+	if !doc.MaskReady(e, s2) {
+		t.Error("changing λ would recompute the mask")
+	}
+	r, err := doc.Edit(context.Background(), e, s2, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc.Mask() != m {
+		t.Error("the λ re-edit recomputed the mask")
+	}
+	if got, want := r.Stats.UNetEvals[engine.PhaseMask], 0; got != want {
+		t.Errorf("re-edit spent %d mask passes, want %d", got, want)
+	}
+	s3 := s
+	s3.S1 += 0.5
+	if doc.MaskReady(e, s3) {
+		t.Error("changing s1 reuses a mask the contract computes with s1")
+	}
+}

@@ -248,6 +248,14 @@ func (d *Doc) Edit(ctx context.Context, e *engine.Engine, s engine.Settings, use
 	return r, nil
 }
 
+// MaskReady reports whether an edit with s on e would reuse the mask the
+// doc holds (painted, or computed with the same mask inputs) and so spend
+// no UNet passes on it. The contract's mask reads the guidance scales, the
+// steps, the seed and the mask options; λ and the mask guidance it does not.
+func (d *Doc) MaskReady(e *engine.Engine, s engine.Settings) bool {
+	return d.maskFor(e, s) != nil
+}
+
 // maskKey drops what does not change N: λ only re-thresholds it, and the
 // mask guidance acts only on the edit.
 func maskKey(s engine.Settings) engine.Settings {

@@ -631,9 +631,14 @@ func (s *State) Edit() {
 		useMask = s.w.ed.useMask.Checked
 	}
 	s.start(jobEdit, func(ctx context.Context, progress func(app.Progress)) (func(), error) {
+		maskPasses := 0
+		reuse := !useMask || doc.MaskReady(e, set)
 		r, err := doc.Edit(ctx, e, set, useMask, progress)
 		if err != nil {
 			return nil, err
+		}
+		if !reuse && doc.Mask() != nil {
+			maskPasses = doc.Mask().Stats.TotalEvals()
 		}
 		return func() {
 			if doc != s.doc {
@@ -642,7 +647,7 @@ func (s *State) Edit() {
 			s.updateHistory()
 			s.showResult(r)
 			s.updateMaskView()
-			s.status(fmt.Sprintf("edit done: %s, %d UNet evaluations in %.1f s", r.Mode, r.Stats.TotalEvals(), r.Stats.Wall.Seconds()))
+			s.status(fmt.Sprintf("edit done: %s, %d UNet passes (mask %d, denoise %d) in %.1f s", r.Mode, maskPasses+r.Stats.TotalEvals(), maskPasses, r.Stats.TotalEvals(), r.Stats.Wall.Seconds()))
 		}, nil
 	})
 }
