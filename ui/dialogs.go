@@ -283,6 +283,7 @@ func (s *State) installShortcuts() {
 	add(sc(fyne.KeyO), s.openDialog)
 	add(sc(fyne.KeyE), s.exportDialog)
 	add(sc(fyne.KeyM), s.PreviewMask)
+	add(sc(fyne.KeyK), s.stickersShortcut)
 	// The drivers deliver Ctrl+Z (Cmd+Z) as fyne.ShortcutUndo, never as a
 	// custom shortcut.
 	add(&fyne.ShortcutUndo{}, s.undoShortcut)
@@ -309,6 +310,12 @@ func (s *State) undoShortcut() {
 		return
 	}
 	s.Undo()
+}
+
+// stickersShortcut (Ctrl+K) opens the Stickers tab and makes the stickers.
+func (s *State) stickersShortcut() {
+	s.w.tabs.SelectIndex(2)
+	s.RunStickers()
 }
 
 func sc(k fyne.KeyName) fyne.Shortcut {
@@ -361,7 +368,7 @@ func (s *State) updateMenu() {
 		&fyne.MenuItem{Label: "Cancel", Action: s.Cancel, Shortcut: escShortcut},
 		fyne.NewMenuItemSeparator(),
 		item("Compare", "", func() { s.w.tabs.SelectIndex(1); s.RunCompare() }),
-		item("Stickers", "", func() { s.w.tabs.SelectIndex(2); s.RunStickers() }),
+		item("Stickers", fyne.KeyK, s.stickersShortcut),
 	)
 	help := fyne.NewMenu("Help",
 		item("Models and providers…", "", s.showModels),
