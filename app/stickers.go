@@ -72,6 +72,7 @@ type StickerSet struct {
 	faceSide   int
 	looksPhoto bool
 	works      []*image.NRGBA // each sticker's picture at cut-out resolution
+	cache      []*image.NRGBA // Sticker(i), made once per change of the sticker
 	mattes     []*image.Alpha // and its matte (nil when opaque)
 	noCutout   bool
 }
@@ -123,7 +124,7 @@ func StickersWith(ctx context.Context, e *engine.Engine, doc *Doc, s engine.Sett
 		}
 	}
 	n := len(set.Directions)
-	set.Results, set.works, set.mattes = make([]*engine.Result, n), make([]*image.NRGBA, n), make([]*image.Alpha, n)
+	set.Results, set.works, set.mattes, set.cache = make([]*engine.Result, n), make([]*image.NRGBA, n), make([]*image.Alpha, n), make([]*image.NRGBA, n)
 	for i := range n {
 		if err := set.run(ctx, e, doc, i, set.Settings[i], progress); err != nil {
 			return nil, err
@@ -202,6 +203,7 @@ func (set *StickerSet) Clone() *StickerSet {
 	cp.Settings = append([]engine.Settings(nil), set.Settings...)
 	cp.works = append([]*image.NRGBA(nil), set.works...)
 	cp.mattes = append([]*image.Alpha(nil), set.mattes...)
+	cp.cache = append([]*image.NRGBA(nil), set.cache...)
 	return &cp
 }
 
@@ -250,7 +252,7 @@ func (set *StickerSet) run(ctx context.Context, e *engine.Engine, doc *Doc, i in
 			set.Cutout = src
 		}
 	}
-	set.Results[i], set.Settings[i], set.works[i], set.mattes[i] = r, s, work, alpha
+	set.Results[i], set.Settings[i], set.works[i], set.mattes[i], set.cache[i] = r, s, work, alpha, nil
 	return nil
 }
 
@@ -305,7 +307,7 @@ func (set *StickerSet) SetMatte(i int, a *image.Alpha) error {
 	if w := set.works[i].Rect; a == nil || a.Rect.Dx() != w.Dx() || a.Rect.Dy() != w.Dy() {
 		return fmt.Errorf("sticker %d: matte must be %dx%d", i, set.works[i].Rect.Dx(), set.works[i].Rect.Dy())
 	}
-	set.mattes[i] = a
+	set.mattes[i], set.cache[i] = a, nil
 	return nil
 }
 
@@ -323,9 +325,13 @@ func (set *StickerSet) Transparent() bool {
 }
 
 // Sticker is sticker i at 512x512: cut out, with a white outline, when it
-// has a matte; opaque otherwise.
+// has a matte; opaque otherwise. It is made once per change of the sticker
+// and shared: callers must not modify it.
 func (set *StickerSet) Sticker(i int) *image.NRGBA {
-	return set.stickerWithMargin(i, 0)
+	if set.cache[i] == nil {
+		set.cache[i] = set.stickerWithMargin(i, 0)
+	}
+	return set.cache[i]
 }
 
 func (set *StickerSet) stickerWithMargin(i, margin int) *image.NRGBA {
@@ -377,8 +383,10 @@ func (set *StickerSet) ExportSheet(sheet, dir, format string, doc *Doc, overwrit
 	}
 	var paths []string
 	for i, p := range all {
-		img := set.Sheet()
-		if i > 0 {
+		var img *image.NRGBA
+		if i == 0 {
+			img = set.Sheet()
+		} else {
 			img = set.Sticker(i - 1)
 		}
 		if err := export.Write(p, img, nil, opts); err != nil {
@@ -498,6 +506,7 @@ func (set *StickerSet) PaintMatte(i int, fx, fy, r float64, add bool) error {
 		set.mattes[i] = m
 		set.Cutout, set.CutoutNote = CutoutPainted, ""
 	}
+	set.cache[i] = nil
 	side := float64(max(w.Dx(), w.Dy()))
 	cx, cy, rad := fx*float64(w.Dx()), fy*float64(w.Dy()), max(1, r*side)
 	for y := max(0, int(cy-rad-1)); y < min(w.Dy(), int(cy+rad+2)); y++ {
