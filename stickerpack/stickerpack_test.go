@@ -11,19 +11,19 @@ import (
 	"testing"
 )
 
-// sticker draws a textured disc (noise, so the encoder has work to do) on
-// a transparent square of side px, clear for margin px all round; opaque
-// fills the background instead.
+// sticker draws a patterned disc (seed varies it) on a transparent square
+// of side px, clear for margin px all round; opaque fills the background
+// instead.
 func sticker(side, margin int, opaque bool, seed uint64) *image.NRGBA {
 	img := image.NewNRGBA(image.Rect(0, 0, side, side))
-	rng := rand.New(rand.NewPCG(seed, 1))
+	k := int(seed * 7)
 	c := float64(side) / 2
 	r := c - float64(margin) - 2
 	for y := range side {
 		for x := range side {
 			o := img.PixOffset(x, y)
 			if math.Hypot(float64(x)-c, float64(y)-c) <= r {
-				img.Pix[o], img.Pix[o+1], img.Pix[o+2], img.Pix[o+3] = uint8(128+x/8), uint8(rng.IntN(60)+100), uint8(y/3), 255
+				img.Pix[o], img.Pix[o+1], img.Pix[o+2], img.Pix[o+3] = uint8(128+x/8), uint8(100+(x+y+k)%60), uint8(y/3), 255
 			} else if opaque {
 				img.Pix[o], img.Pix[o+1], img.Pix[o+2], img.Pix[o+3] = 20, 200, 60, 255
 			}
