@@ -13,8 +13,8 @@ import (
 // (cartoons, clip art, the renderer's portraits) are mostly flat areas of
 // exactly one colour, photos have grain everywhere. A picture is a photo
 // when under half of it is flat (flatShare). Measured on the repository's
-// pictures (TestLooksLikePhoto): photos 0.08-0.45, the cartoon samples and
-// openclipart heads 0.87-0.92; drawings on a textured background, though,
+// pictures at 512 px (TestLooksLikePhoto): photos 0.08-0.40, the cartoon
+// samples and openclipart heads 0.87-0.92; drawings on a textured background, though,
 // go as low as 0.15, so this only words a note: photoFace decides.
 func LooksLikePhoto(img *image.NRGBA) bool {
 	return flatShare(img, 256) < 0.5

@@ -11,7 +11,7 @@ import (
 // LooksLikePhoto on the repository's pictures at the size stickers cut
 // out at: the photos are photos, the sample cartoons and the openclipart
 // heads are drawings. (A smooth photo at full size can read as a drawing:
-// exif_orientation_1 is 0.63 flat at 1200 px, 0.45 at 768.)
+// exif_orientation_1 is 0.63 flat at 1200 px, 0.40 at 512.)
 func TestLooksLikePhoto(t *testing.T) {
 	for _, tc := range []struct {
 		path  string

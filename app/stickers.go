@@ -41,9 +41,10 @@ const (
 )
 
 // stickerWork is the side at which a sticker's picture and matte are kept:
-// above the sticker's 512 so that its resampling has detail to use, capped
-// so a large photo does not make every touch-up slow.
-const stickerWork = 768
+// the sticker's own 512 (the shape is drawn a little smaller, inside its
+// outline), so the matte is refined at the resolution it is seen at and a
+// large photo does not make every cut-out and touch-up slow.
+const stickerWork = 512
 
 // StickerOptions choose which stickers a set holds.
 type StickerOptions struct {
@@ -268,7 +269,7 @@ func CutoutMatte(ctx context.Context, e *engine.Engine, seg, work *image.NRGBA) 
 }
 
 // CutoutPicture is a picture at the side stickers cut out at (at most
-// 768 px; smaller pictures keep their size).
+// 512 px; smaller pictures keep their size).
 func CutoutPicture(img *image.NRGBA) *image.NRGBA {
 	side := min(stickerWork, max(img.Rect.Dx(), img.Rect.Dy()))
 	return photo.Resize(img, side, side)
