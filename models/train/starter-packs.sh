@@ -124,4 +124,24 @@ if [ "${BROAD:-1}" = 1 ]; then
     rm -rf "$out/cartoon-$task" && mv "$tmp" "$out/cartoon-$task"
   done
 fi
+# 6. Stickers and a longer expressions round: the foreground segmenter (40
+#    min on one core: 900 broad renders and 1,258 openclipart drawings with
+#    real transparency), added to both packs; expressions trains on from its
+#    pack for 100 more minutes (peak lr 1.5e-4, the encoded set of stage 5
+#    reused), exported with both helpers and calibrated again (λ 0.2).
+if [ "${ROUND6:-1}" = 1 ]; then
+  aux=$RUNS/aux
+  [ -f "$aux/foreground/model.onnx" ] || $PY -m likeness_train train-foreground --minutes 40 --resume --out "$aux"
+  $PY -m likeness_train add-helper --pack "$out/cartoon-costumes" --role foreground --model "$aux/foreground/model.onnx"
+  mkdir -p "$RUNS/expressions-broad2"
+  cp -n "$RUNS/expressions-broad/latents-expressions-1600.pt" "$RUNS/expressions-broad2/" 2>/dev/null || true
+  $PY -m likeness_train train --task expressions --ae "$RUNS/ae/ae-pack.pt" --init-from-pack "$out/cartoon-expressions" \
+    --identities 1600 --batch 16 --lr 1.5e-4 --minutes 100 --resume --out "$RUNS/expressions-broad2" >> "$RUNS/expressions-broad2.log" 2>&1
+  tmp="$out/.cartoon-expressions.new"; rm -rf "$tmp"
+  $PY -m likeness_train export --run "$RUNS/expressions-broad2" --ae "$RUNS/ae/ae-pack.pt" --fp16-weights \
+    --face-locator "$aux/face_locator/model.onnx" --foreground "$aux/foreground/model.onnx" --out "$tmp"
+  "$L" eval --calibrate --pack "$tmp" --pairs "$RUNS/pairs/expressions-val-broad" --limit 16 --lambdas 0.1,0.15,0.2,0.25,0.3,0.35 \
+    --mask-normalize blur_then_normalize --mask-guidance eq3_latent_blend --threads 2 --write
+  rm -rf "$out/cartoon-expressions" && mv "$tmp" "$out/cartoon-expressions"
+fi
 echo "starter packs in $out: $(( ($(date +%s) - start) / 60 )) min"
