@@ -128,7 +128,9 @@ fi
 #    min on one core: 900 broad renders and 1,258 openclipart drawings with
 #    real transparency), added to both packs; expressions trains on from its
 #    pack for 100 more minutes (peak lr 1.5e-4, the encoded set of stage 5
-#    reused), exported with both helpers and calibrated again (λ 0.2).
+#    reused), exported with stage 5's broad decoder and both helpers and
+#    calibrated again (λ 0.2). (Made by hand the first time: the autoencoder
+#    then came from the 0.4 pack, ae-from-pack, which is the same one.)
 if [ "${ROUND6:-1}" = 1 ]; then
   aux=$RUNS/aux
   [ -f "$aux/foreground/model.onnx" ] || $PY -m likeness_train train-foreground --minutes 40 --resume --out "$aux"
@@ -138,7 +140,7 @@ if [ "${ROUND6:-1}" = 1 ]; then
   $PY -m likeness_train train --task expressions --ae "$RUNS/ae/ae-pack.pt" --init-from-pack "$out/cartoon-expressions" \
     --identities 1600 --batch 16 --lr 1.5e-4 --minutes 100 --resume --out "$RUNS/expressions-broad2" >> "$RUNS/expressions-broad2.log" 2>&1
   tmp="$out/.cartoon-expressions.new"; rm -rf "$tmp"
-  $PY -m likeness_train export --run "$RUNS/expressions-broad2" --ae "$RUNS/ae/ae-pack.pt" --fp16-weights \
+  $PY -m likeness_train export --run "$RUNS/expressions-broad2" --ae "$RUNS/ae/ae-broad.pt" --fp16-weights \
     --face-locator "$aux/face_locator/model.onnx" --foreground "$aux/foreground/model.onnx" --out "$tmp"
   "$L" eval --calibrate --pack "$tmp" --pairs "$RUNS/pairs/expressions-val-broad" --limit 16 --lambdas 0.1,0.15,0.2,0.25,0.3,0.35 \
     --mask-normalize blur_then_normalize --mask-guidance eq3_latent_blend --threads 2 --write
