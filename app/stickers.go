@@ -351,9 +351,12 @@ func (set *StickerSet) Label(i int) string {
 	return set.Directions[i].Label
 }
 
-// Sheet is the sheet with labels: 2x2 for four stickers, more columns
-// for more.
-func (set *StickerSet) Sheet() *image.NRGBA {
+// Sheet is the sheet with labels on white: 2x2 for four stickers, more
+// columns for more.
+func (set *StickerSet) Sheet() *image.NRGBA { return set.SheetOn(color.White) }
+
+// SheetOn is Sheet on bg (transparent: the cut-outs stay transparent).
+func (set *StickerSet) SheetOn(bg color.Color) *image.NRGBA {
 	var imgs []*image.NRGBA
 	var labels []string
 	for i := range set.Directions {
@@ -361,7 +364,7 @@ func (set *StickerSet) Sheet() *image.NRGBA {
 		labels = append(labels, set.Label(i))
 	}
 	cols := max(1, int(math.Ceil(math.Sqrt(float64(len(imgs))))))
-	return compose.Sheet(imgs, labels, cols, StickerSize, color.White)
+	return compose.Sheet(imgs, labels, cols, StickerSize, bg)
 }
 
 // Export writes the sheet (PNG) and each sticker as format "png" or "webp"

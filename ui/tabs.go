@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"image"
+	"image/color"
 	"likeness/app"
 	"math/rand/v2"
 	"os"
@@ -231,7 +232,7 @@ func (s *State) updateStickerView() {
 	}
 	sheet := s.stickers.Sheet()
 	if s.stickers.Transparent() {
-		sheet = checkerSheet(sheet)
+		sheet = checkerSheet(s.stickers.SheetOn(color.Transparent))
 	}
 	v.sheet.Image = sheet
 	v.sheet.Refresh()

@@ -578,6 +578,11 @@ func TestStickerCutoutTouchUpAndPack(t *testing.T) {
 	if v.matte.which != 0 || v.matte.img.Image == nil || !strings.Contains(v.info.Text, "foreground model") {
 		t.Fatalf("matte view shows sticker %d (image %v), info %q", v.matte.which, v.matte.img.Image != nil, v.info.Text)
 	}
+	// The sheet shows the cut-out over a checkerboard (a cell's corner is
+	// background, so checker grey, not the sheet's white).
+	if sh, ok := v.sheet.Image.(*image.NRGBA); !ok || sh.NRGBAAt(20, 20) != (color.NRGBA{204, 204, 204, 255}) && sh.NRGBAAt(20, 20) != (color.NRGBA{153, 153, 153, 255}) {
+		t.Errorf("the sheet's cell corner is not checkerboard: %T", v.sheet.Image)
+	}
 	v.matte.Resize(fyne.NewSize(300, 300))
 	before := set.Matte(0)
 	v.matte.mode.SetSelected("Erase")

@@ -52,7 +52,8 @@ func fit(src, box image.Rectangle) image.Rectangle {
 // the compare strip input | mask overlay | baseline | mask-guided | ...).
 // Each image is fitted into a cellSize x cellSize square and its label is
 // drawn centred under it in Go Regular at about cellSize/20 px, dark on a
-// light bg and light on a dark one. Missing labels are blank; long ones are
+// light bg and light on a dark one (dark on a transparent one, which is
+// shown over something light: a checkerboard). Missing labels are blank; long ones are
 // cut with an ellipsis. nil images leave their cell empty. Returns nil when
 // there is nothing to lay out.
 func Sheet(images []*image.NRGBA, labels []string, cols, cellSize int, bg color.Color) *image.NRGBA {
@@ -80,7 +81,7 @@ func Sheet(images []*image.NRGBA, labels []string, cols, cellSize int, bg color.
 	out := image.NewRGBA(image.Rect(0, 0, cols*stepX+pad, rows*stepY+pad))
 	draw.Draw(out, out.Rect, image.NewUniform(bg), image.Point{}, draw.Src)
 	ink := color.Color(color.Black)
-	if r, g, b, _ := bg.RGBA(); 299*r+587*g+114*b < 500*0xffff {
+	if r, g, b, a := bg.RGBA(); a > 0 && 299*r+587*g+114*b < 500*0xffff {
 		ink = color.White
 	}
 	for i, img := range images {
