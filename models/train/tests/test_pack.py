@@ -135,3 +135,32 @@ def test_init_from_pack_refuses_another_config(micro_pack, tmp_path):
     cfg = nets.config("tiny", resolution=64, latent_factor=8)
     with pytest.raises(ValueError, match="model.onnx"):
         frompack.mcdm_from_pack(pack, cfg)
+
+
+def test_foreground_trains_ships_and_is_checked(micro_pack, likeness_bin, tmp_path):
+    """train-foreground (a few steps on renders and openclipart drawings)
+    exports the contract's foreground/ model; add-helper lists it in a
+    pack's files with its digest; likeness models check opens it."""
+    import hashlib
+    import shutil
+    aux = tmp_path / "aux"
+    run_module("train-foreground", "--identities", "8", "--clipart", "12", "--steps", "3", "--batch", "4",
+               "--out", str(aux))
+    model = aux / "foreground" / "model.onnx"
+    assert model.exists() and (aux / "foreground.pt").exists()
+    _, src = micro_pack
+    pack = tmp_path / "pack"
+    shutil.copytree(src, pack)
+    run_module("add-helper", "--pack", str(pack), "--role", "foreground", "--model", str(model))
+    man = json.load(open(pack / "likeness.json"))
+    entry = man["files"]["foreground/model.onnx"]
+    assert entry["sha256"] == hashlib.sha256(open(model, "rb").read()).hexdigest()
+    assert entry["bytes"] == os.path.getsize(model)
+    out = go(likeness_bin, "models", "check", str(pack)).stdout
+    assert "foreground       image [1,3,128,128] -> alpha [1,1,128,128]" in out
+    # The matte set: pictures with their true alpha, indexed.
+    mset = tmp_path / "mset"
+    run_module("matte-set", "--renders", "2", "--out", str(mset))
+    rows = open(mset / "index.tsv").read().splitlines()
+    assert rows[0] == "file\talpha\tgroup" and len(rows) == 1 + 2 + 3 * 24
+    assert all((mset / r.split("\t")[0]).exists() and (mset / r.split("\t")[1]).exists() for r in rows[1:])
