@@ -145,5 +145,15 @@ if [ "${ROUND6:-1}" = 1 ]; then
   "$L" eval --calibrate --pack "$tmp" --pairs "$RUNS/pairs/expressions-val-broad" --limit 16 --lambdas 0.1,0.15,0.2,0.25,0.3,0.35 \
     --mask-normalize blur_then_normalize --mask-guidance eq3_latent_blend --threads 2 --write
   rm -rf "$out/cartoon-expressions" && mv "$tmp" "$out/cartoon-expressions"
+  # 0.6: 24 minutes more at lr 1e-4 from the 0.5 pack, the encoded set reused.
+  mkdir -p "$RUNS/expressions-broad3"
+  cp -n "$RUNS/expressions-broad2/latents-expressions-1600.pt" "$RUNS/expressions-broad3/" 2>/dev/null || true
+  $PY -m likeness_train train --task expressions --ae "$RUNS/ae/ae-pack.pt" --init-from-pack "$out/cartoon-expressions" \
+    --identities 1600 --batch 16 --lr 1e-4 --minutes 24 --resume --out "$RUNS/expressions-broad3" >> "$RUNS/expressions-broad3.log" 2>&1
+  $PY -m likeness_train export --run "$RUNS/expressions-broad3" --ae "$RUNS/ae/ae-broad.pt" --fp16-weights \
+    --face-locator "$aux/face_locator/model.onnx" --foreground "$aux/foreground/model.onnx" --out "$tmp"
+  "$L" eval --calibrate --pack "$tmp" --pairs "$RUNS/pairs/expressions-val-broad" --limit 16 --lambdas 0.1,0.15,0.2,0.25,0.3,0.35 \
+    --mask-normalize blur_then_normalize --mask-guidance eq3_latent_blend --threads 2 --write
+  rm -rf "$out/cartoon-expressions" && mv "$tmp" "$out/cartoon-expressions"
 fi
 echo "starter packs in $out: $(( ($(date +%s) - start) / 60 )) min"
