@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/draw"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,7 +17,6 @@ import (
 	"likeness/engine/compose"
 	"likeness/engine/export"
 	"likeness/engine/matte"
-	"likeness/engine/photo"
 )
 
 // matteRow is one picture of a matte set, scored.
@@ -104,7 +102,7 @@ func runEvalMatte(ctx context.Context, env *env, f *editFlags, dir string) error
 		if err != nil {
 			return err
 		}
-		t := resizeAlpha(truth, work.Rect.Dx())
+		t := matte.ResizeTo(truth, work.Rect.Dx(), work.Rect.Dy())
 		if f.out != "" {
 			name := strings.TrimSuffix(filepath.Base(cols[0]), filepath.Ext(cols[0])) + ".cutout.png"
 			strip := compose.Sheet([]*image.NRGBA{work, compose.OnChecker(work, got)}, []string{cols[0], fmt.Sprintf("IoU %.3f", matte.IoU(t, got))}, 2, 256, color.White)
@@ -173,21 +171,4 @@ func readAlpha(path string) (*image.Alpha, error) {
 		a.Pix[i] = img.Pix[4*i] // grey: R = G = B
 	}
 	return a, nil
-}
-
-func resizeAlpha(a *image.Alpha, side int) *image.Alpha {
-	if a.Rect.Dx() == side && a.Rect.Dy() == side {
-		return a
-	}
-	g := image.NewNRGBA(a.Rect)
-	draw.Draw(g, g.Rect, image.White, image.Point{}, draw.Src)
-	for i, v := range a.Pix {
-		g.Pix[4*i], g.Pix[4*i+1], g.Pix[4*i+2] = v, v, v
-	}
-	r := photo.Resize(g, side, side)
-	out := image.NewAlpha(image.Rect(0, 0, side, side))
-	for i := range out.Pix {
-		out.Pix[i] = r.Pix[4*i]
-	}
-	return out
 }

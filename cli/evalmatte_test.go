@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"image"
 	"image/color"
-	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,20 +11,6 @@ import (
 
 	"likeness/models/synth"
 )
-
-func writePNG(t *testing.T, path string, img image.Image) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := png.Encode(f, img); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // eval --matte scores the pack's cut-out against true alphas, per group.
 // The analytic foreground model mattes dark on white exactly, so a figure
@@ -49,9 +34,9 @@ func TestEvalMatte(t *testing.T) {
 			onDark.SetNRGBA(x, y, bgD)
 		}
 	}
-	writePNG(t, filepath.Join(dir, "a.alpha.png"), truth)
-	writePNG(t, filepath.Join(dir, "white.png"), onWhite)
-	writePNG(t, filepath.Join(dir, "dark.png"), onDark)
+	writeImagePNG(t, filepath.Join(dir, "a.alpha.png"), truth)
+	writeImagePNG(t, filepath.Join(dir, "white.png"), onWhite)
+	writeImagePNG(t, filepath.Join(dir, "dark.png"), onDark)
 	idx := "file\talpha\tgroup\nwhite.png\ta.alpha.png\tflat\ndark.png\ta.alpha.png\tdark\n"
 	if err := os.WriteFile(filepath.Join(dir, "index.tsv"), []byte(idx), 0o644); err != nil {
 		t.Fatal(err)

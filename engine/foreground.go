@@ -25,23 +25,7 @@ func (e *Engine) HasForeground() bool {
 // foreground opens the foreground model once and checks its tensors against
 // the model contract: image float32 [1,3,S,S] in, alpha float32 [1,1,S,S] out.
 func (e *Engine) foreground() (*ort.Session, int, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.fgSess != nil || e.fgErr != nil {
-		return e.fgSess, e.fgSize, e.fgErr
-	}
-	path := e.Pack.ModelPath(models.RoleForeground)
-	if _, err := os.Stat(path); err != nil {
-		e.fgErr = fmt.Errorf("pack %s: %w", e.Pack.Name, ErrNoForeground)
-		return nil, 0, e.fgErr
-	}
-	s, size, err := openSquareModel(path, "image", "alpha", []int64{1, 1, 0, 0}, e.locOpt)
-	if err != nil {
-		e.fgErr = fmt.Errorf("pack %s: %s: %w", e.Pack.Name, models.RoleForeground, err)
-		return nil, 0, e.fgErr
-	}
-	e.fgSess, e.fgSize = s, size
-	return s, size, nil
+	return e.helper(models.RoleForeground, "alpha", []int64{1, 1, 0, 0}, ErrNoForeground, &e.fgSess, &e.fgSize, &e.fgErr)
 }
 
 // CheckForeground opens the pack's foreground model, when it has one, and

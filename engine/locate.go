@@ -32,23 +32,31 @@ func (e *Engine) HasFaceLocator() bool {
 // locator opens the face locator once and checks its tensors against the
 // model contract: image float32 [1,3,S,S] in, box float32 [1,5] out.
 func (e *Engine) locator() (*ort.Session, int, error) {
+	return e.helper(models.RoleFaceLocator, "box", []int64{1, 5}, ErrNoLocator, &e.locSess, &e.locSize, &e.locErr)
+}
+
+// helper opens an optional helper model of the pack once (the session,
+// its side S or the error are kept in the fields given): role's model with
+// input image float32 [1,3,S,S] and output out of shape outShape (0 = S);
+// missing is the error a pack without it gets, wrapped.
+func (e *Engine) helper(role, out string, outShape []int64, missing error, sess **ort.Session, size *int, errp *error) (*ort.Session, int, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.locSess != nil || e.locErr != nil {
-		return e.locSess, e.locSize, e.locErr
+	if *sess != nil || *errp != nil {
+		return *sess, *size, *errp
 	}
-	path := e.Pack.ModelPath(models.RoleFaceLocator)
+	path := e.Pack.ModelPath(role)
 	if _, err := os.Stat(path); err != nil {
-		e.locErr = fmt.Errorf("pack %s: %w", e.Pack.Name, ErrNoLocator)
-		return nil, 0, e.locErr
+		*errp = fmt.Errorf("pack %s: %w", e.Pack.Name, missing)
+		return nil, 0, *errp
 	}
-	s, size, err := openSquareModel(path, "image", "box", []int64{1, 5}, e.locOpt)
+	s, n, err := openSquareModel(path, "image", out, outShape, e.locOpt)
 	if err != nil {
-		e.locErr = fmt.Errorf("pack %s: %s: %w", e.Pack.Name, models.RoleFaceLocator, err)
-		return nil, 0, e.locErr
+		*errp = fmt.Errorf("pack %s: %s: %w", e.Pack.Name, role, err)
+		return nil, 0, *errp
 	}
-	e.locSess, e.locSize = s, size
-	return s, size, nil
+	*sess, *size = s, n
+	return s, n, nil
 }
 
 // CheckFaceLocator opens the pack's face locator, when it has one, and

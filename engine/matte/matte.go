@@ -261,11 +261,7 @@ func blurFusion(I, F, B [3][]float64, a []float64, w, h, r int) (nf, nb [3][]flo
 // IoU is the intersection over union of two mattes thresholded at half,
 // at a's size (b is resampled when it differs); 1 when both are empty.
 func IoU(a, b *image.Alpha) float64 {
-	if b.Rect.Dx() != a.Rect.Dx() || b.Rect.Dy() != a.Rect.Dy() {
-		s := image.NewAlpha(image.Rect(0, 0, a.Rect.Dx(), a.Rect.Dy()))
-		draw.BiLinear.Scale(s, s.Rect, b, b.Rect, draw.Src, nil)
-		b = s
-	}
+	b = ResizeTo(b, a.Rect.Dx(), a.Rect.Dy())
 	var inter, union int
 	for y := range a.Rect.Dy() {
 		for x := range a.Rect.Dx() {
@@ -289,11 +285,7 @@ func IoU(a, b *image.Alpha) float64 {
 // clear (below an eighth): how much of the old background a cut-out keeps,
 // its halo. b is resampled to a's size when it differs.
 func Leak(truth, got *image.Alpha) float64 {
-	if got.Rect.Dx() != truth.Rect.Dx() || got.Rect.Dy() != truth.Rect.Dy() {
-		s := image.NewAlpha(image.Rect(0, 0, truth.Rect.Dx(), truth.Rect.Dy()))
-		draw.BiLinear.Scale(s, s.Rect, got, got.Rect, draw.Src, nil)
-		got = s
-	}
+	got = ResizeTo(got, truth.Rect.Dx(), truth.Rect.Dy())
 	var out, all float64
 	for y := range truth.Rect.Dy() {
 		for x := range truth.Rect.Dx() {
@@ -308,4 +300,14 @@ func Leak(truth, got *image.Alpha) float64 {
 		return 0
 	}
 	return out / all
+}
+
+// ResizeTo is a resampled to w x h (bilinear), or a itself at that size.
+func ResizeTo(a *image.Alpha, w, h int) *image.Alpha {
+	if a.Rect.Dx() == w && a.Rect.Dy() == h {
+		return a
+	}
+	s := image.NewAlpha(image.Rect(0, 0, w, h))
+	draw.BiLinear.Scale(s, s.Rect, a, a.Rect, draw.Src, nil)
+	return s
 }
